@@ -1,0 +1,67 @@
+// The key-value store under the Auth Service (DESIGN section 5). Services
+// above it never see SQL. Keys are '/'-separated paths, e.g. "/users/alice".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace tp {
+
+struct Item {
+  std::string key;
+  std::string value;
+  std::optional<TimePoint> expires;  // none: never expires
+  int64_t revision = 0;              // set by the backend; grows on every write
+};
+
+enum class EventType { kPut, kDelete };
+
+struct Event {
+  EventType type = EventType::kPut;
+  Item item;  // for kDelete only item.key is meaningful
+};
+
+// Events for keys under one prefix, in commit order.
+class Watcher {
+ public:
+  virtual ~Watcher() = default;
+  // Waits up to `timeout` for the next event.
+  virtual std::optional<Event> next(std::chrono::milliseconds timeout) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Expired items are never returned (they read as not found).
+  virtual Result<Item> get(const std::string& key) = 0;
+  // Creates or replaces.
+  virtual Result<Item> put(Item item) = 0;
+  // Fails with kAlreadyExists when the key is present (and not expired).
+  virtual Result<Item> create(Item item) = 0;
+  // Replaces only if the current value equals expected_value; else kCompareFailed
+  // (or kNotFound when the key is absent).
+  virtual Result<Item> compare_and_swap(const std::string& expected_value, Item replacement) = 0;
+  // kNotFound when absent.
+  virtual Status remove(const std::string& key) = 0;
+  // Items whose key starts with prefix, ordered by key; limit 0 means no limit.
+  virtual Result<std::vector<Item>> range(const std::string& prefix, size_t limit = 0) = 0;
+  virtual Status remove_range(const std::string& prefix) = 0;
+  virtual std::unique_ptr<Watcher> watch(const std::string& prefix) = 0;
+  // Deletes expired items now (also done periodically by implementations).
+  virtual Status purge_expired() = 0;
+};
+
+// SQLite in WAL mode at <data_dir>/backend.db. The clock decides expiry.
+Result<std::unique_ptr<Backend>> open_sqlite_backend(const std::string& data_dir, const Clock& clock);
+// An in-memory SQLite database, for tests.
+Result<std::unique_ptr<Backend>> open_memory_backend(const Clock& clock);
+
+}  // namespace tp

@@ -1,0 +1,24 @@
+// Password hashing (Argon2id, encoded string form) and one-time passwords.
+#pragma once
+
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "common/rng.h"
+
+namespace tp {
+
+// "$argon2id$v=19$m=...,t=...,p=...$salt$hash"
+Result<std::string> hash_password(const std::string& password, Rng& rng);
+bool verify_password(const std::string& password, const std::string& encoded_hash);
+// Length and content rules; error names the rule.
+Status check_password_strength(const std::string& password);
+
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) over a base32 secret.
+Result<std::string> totp_code(const std::string& base32_secret, TimePoint t);
+// Accepts the code for t-30s, t, t+30s.
+bool verify_totp(const std::string& base32_secret, const std::string& code, TimePoint t);
+std::string new_totp_secret(Rng& rng);  // base32, 20 random bytes
+
+}  // namespace tp
