@@ -54,12 +54,17 @@ class Backend {
   // Items whose key starts with prefix, ordered by key; limit 0 means no limit.
   virtual Result<std::vector<Item>> range(const std::string& prefix, size_t limit = 0) = 0;
   virtual Status remove_range(const std::string& prefix) = 0;
+  // Delivers every later write made through this Backend object whose key
+  // starts with prefix. A watcher that falls 10 000 events behind loses its
+  // oldest events (a warning is logged); it may outlive the backend.
   virtual std::unique_ptr<Watcher> watch(const std::string& prefix) = 0;
   // Deletes expired items now (also done periodically by implementations).
   virtual Status purge_expired() = 0;
 };
 
-// SQLite in WAL mode at <data_dir>/backend.db. The clock decides expiry.
+// SQLite in WAL mode at <data_dir>/backend.db; data_dir is created (0700) when
+// missing. The clock decides expiry and must outlive the backend. Safe to use
+// from several threads; expired items are purged every 10 s in the background.
 Result<std::unique_ptr<Backend>> open_sqlite_backend(const std::string& data_dir, const Clock& clock);
 // An in-memory SQLite database, for tests.
 Result<std::unique_ptr<Backend>> open_memory_backend(const Clock& clock);

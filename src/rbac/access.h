@@ -13,12 +13,14 @@ struct DatabaseAccessRequest {
   Labels db_labels;     // the database's labels (static + imported)
   std::string db_user;
   std::string db_name;  // empty when the protocol has no database at connect time
+  std::string service_name;  // the registered database's name; only used in the reason text
 };
 
 struct AccessDecision {
   bool allowed = false;
   // Why, in words a user can act on, e.g.
-  // "access to db user \"admin\" denied: no role allows it (roles: access; allowed db users: alice)".
+  // "access to db user \"admin\" on database \"rds-example\" denied: not allowed by roles [access]
+  // (allowed db users: alice, bob)".
   std::string reason;
 };
 

@@ -1,0 +1,44 @@
+// TLS contexts for every hop (all mutual TLS, DESIGN section 3) and the peer
+// identity a verified client certificate carries.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "crypto/identity.h"
+
+namespace tp::net {
+
+namespace ssl = boost::asio::ssl;
+
+struct TlsServerConfig {
+  std::string cert_pem;                   // leaf (+ chain)
+  std::string key_pem;
+  std::vector<std::string> client_ca_pems;  // empty: no client certs asked for
+  bool require_client_cert = false;        // with CAs: false means "verify if presented"
+  std::vector<std::string> alpn;           // protocols we accept, in preference order
+};
+
+struct TlsClientConfig {
+  std::string cert_pem;  // empty: no client certificate
+  std::string key_pem;
+  std::vector<std::string> ca_pems;  // trust anchors; empty means system roots
+  bool insecure_skip_verify = false;
+  std::string server_name;           // SNI and hostname check; empty: no hostname check
+  std::vector<std::string> alpn;
+};
+
+Result<ssl::context> make_server_context(const TlsServerConfig& config);
+Result<ssl::context> make_client_context(const TlsClientConfig& config);
+
+// The ALPN protocol the handshake settled on ("" when none).
+std::string negotiated_alpn(SSL* ssl);
+
+// The identity of the verified peer certificate, if the peer sent one.
+Result<Identity> peer_identity(SSL* ssl);
+// The peer certificate as PEM ("" when none).
+std::string peer_cert_pem(SSL* ssl);
+
+}  // namespace tp::net

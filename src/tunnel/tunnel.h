@@ -1,0 +1,82 @@
+// The reverse tunnel between the proxy and database agents (DESIGN section 2).
+//
+// Design: a pool of agent-dialled connections, not a multiplexer. Each agent
+// keeps a few idle mutual-TLS connections open to the proxy (host
+// certificates on both sides). To reach the agent, the proxy takes one idle
+// connection, writes one dial line (JSON + '\n') and from then on the
+// connection is a plain byte stream for that one database session; the agent
+// immediately dials a replacement. One TCP connection per session means no
+// head-of-line blocking between sessions and no framing cost on the relay.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "net/server.h"
+
+namespace tp::tunnel {
+
+// ALPN protocol an agent uses when it tunnels through the proxy's web port.
+inline constexpr const char* kAlpnReverseTunnel = "teleport-reversetunnel";
+
+struct DialRequest {
+  std::string kind = "db";        // "db": a database session; "pg_cancel": a PostgreSQL CancelRequest
+  std::string db_name;            // registered database name
+  std::string protocol;           // "postgres" or "mysql"
+  std::string client_cert_pem;    // the user's certificate; the agent verifies it again
+  std::string client_addr;
+  std::string session_id;
+  std::string initial_data;       // client bytes the proxy already read that belong to the session
+  uint32_t cancel_process_id = 0; // pg_cancel
+  uint32_t cancel_secret_key = 0; // pg_cancel
+
+  nlohmann::json to_json() const;
+  static Result<DialRequest> from_json(const nlohmann::json& j);
+};
+
+// Proxy side: holds the idle connections agents dialled in.
+class TunnelServer {
+ public:
+  virtual ~TunnelServer() = default;
+  // Takes over a verified agent connection (TLS done, identity is a Db host).
+  virtual void add_connection(const std::string& host_id, net::TlsStream stream) = 0;
+  // Sends the dial line on an idle connection of that agent and hands the stream over.
+  virtual boost::asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(const std::string& host_id,
+                                                                              const DialRequest& request) = 0;
+  // Agents with at least one idle connection right now.
+  virtual std::vector<std::string> connected_agents() const = 0;
+};
+
+std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io);
+
+// Agent side: keeps `pool_size` idle connections to the proxy and runs the
+// handler for every dial, on its own coroutine.
+struct TunnelAgentConfig {
+  HostPort proxy_addr;
+  bool via_web_port = true;              // use ALPN teleport-reversetunnel on the proxy's web port
+  std::string cert_pem, key_pem;         // the agent's host identity
+  std::vector<std::string> host_ca_pems; // to verify the proxy
+  size_t pool_size = 4;
+};
+
+using DialHandler = std::function<boost::asio::awaitable<void>(DialRequest, std::unique_ptr<net::TlsStream>)>;
+
+class TunnelAgent {
+ public:
+  virtual ~TunnelAgent() = default;
+  virtual void stop() = 0;
+  // Replaces the certificate used for new connections (after renewal).
+  virtual void update_identity(std::string cert_pem, std::string key_pem) = 0;
+};
+
+std::shared_ptr<TunnelAgent> start_tunnel_agent(boost::asio::io_context& io, TunnelAgentConfig config,
+                                                DialHandler handler);
+
+}  // namespace tp::tunnel
