@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 
 #include "common/files.h"
@@ -536,10 +537,12 @@ Status AuthServer::emit_event(json event) {
   bool success = event.value("success", true);
   if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
   if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
-  // Key orders by time, then uid: ranges come back chronologically.
-  char stamp[32];
+  // Key orders by time, then by arrival: ranges come back chronologically.
+  static std::atomic<uint64_t> sequence{0};
+  char stamp[48];
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  std::snprintf(stamp, sizeof stamp, "%020lld", static_cast<long long>(ns));
+  std::snprintf(stamp, sizeof stamp, "%020lld-%012llu", static_cast<long long>(ns),
+                static_cast<unsigned long long>(sequence.fetch_add(1)));
   std::string line = event.dump();
   auto r = backend_->put({"/events/" + std::string(stamp) + "-" + event["uid"].get<std::string>(), line});
   if (!r.ok()) return r.error();

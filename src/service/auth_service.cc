@@ -51,7 +51,13 @@ Result<std::unique_ptr<AuthService>> AuthService::start(asio::io_context& io, co
   AuthConfig ac;
   ac.cluster_name = config.auth.cluster_name;
   ac.data_dir = config.data_dir;
-  ac.public_proxy_addr = config.proxy.public_addr.empty() ? config.proxy.web_listen_addr : config.proxy.public_addr;
+  ac.public_proxy_addr = config.proxy.public_addr;
+  if (ac.public_proxy_addr.empty()) {
+    // Without a public_addr, point invites at this host's web port.
+    auto web = parse_host_port(config.proxy.web_listen_addr, 3080);
+    std::string host = config.nodename.empty() ? "localhost" : config.nodename;
+    ac.public_proxy_addr = host + ":" + std::to_string(web.ok() ? web->port : 3080);
+  }
   TP_TRY(service->server_, AuthServer::open(ac, std::move(backend), system_clock(), crypto_rng()));
   service->api_ = std::make_unique<AuthApi>(*service->server_);
 

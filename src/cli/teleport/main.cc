@@ -5,7 +5,7 @@
 #include "common/files.h"
 #include "common/strings.h"
 #include "service/config.h"
-#include "service/process.h"
+#include "cli/teleport/process.h"
 
 namespace tp {
 namespace {

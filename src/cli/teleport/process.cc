@@ -1,0 +1,71 @@
+#include "cli/teleport/process.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+#include <thread>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "service/auth_service.h"
+#include "service/service_set.h"
+
+// Services plug in when their component is built (see src/cli/CMakeLists.txt).
+#if __has_include("proxy/proxy_service.h")
+#include "proxy/proxy_service.h"
+#define TP_HAVE_PROXY 1
+#endif
+#if __has_include("db/db_service.h")
+#include "db/db_service.h"
+#define TP_HAVE_DB 1
+#endif
+
+namespace tp {
+
+namespace {
+int fail(const Error& e) {
+  std::cerr << "ERROR: " << e.message << "\n";
+  return 1;
+}
+}  // namespace
+
+int run_teleport(const TeleportConfig& config) {
+  log::init(log::parse_level(to_lower(config.log_severity)), config.log_format == "json");
+  boost::asio::io_context io;
+  std::unique_ptr<AuthService> auth;
+  if (config.auth.enabled) {
+    auto started = AuthService::start(io, config);
+    if (!started.ok()) return fail(started.error());
+    auth = std::move(*started);
+  }
+  ServiceSet services{io, config, auth.get(), {}};
+  if (config.proxy.enabled) {
+#ifdef TP_HAVE_PROXY
+    if (auto s = start_proxy_service(services); !s.ok()) return fail(s.error());
+#else
+    return fail(invalid_argument("proxy_service: this build has no Proxy Service"));
+#endif
+  }
+  if (config.db.enabled) {
+#ifdef TP_HAVE_DB
+    if (auto s = start_db_service(services); !s.ok()) return fail(s.error());
+#else
+    return fail(invalid_argument("db_service: this build has no Database Service"));
+#endif
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](auto, int sig) {
+    log::info("teleport", "shutting down", {{"signal", std::to_string(sig)}});
+    for (auto& stop : services.on_stop) stop();
+    if (auth) auth->stop();
+    io.stop();
+  });
+  log::info("teleport", "Teleport started", {{"version", TP_VERSION}, {"config", config.path}});
+  std::cout << "Teleport v" TP_VERSION " is running" << std::endl;
+  std::thread second([&] { io.run(); });
+  io.run();
+  second.join();
+  return 0;
+}
+
+}  // namespace tp

@@ -1,0 +1,190 @@
+// AuthServer logic over an in-memory backend with a fake clock.
+#include "auth/auth_server.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/password.h"
+#include "rbac/access.h"
+
+namespace tp {
+namespace {
+
+class AuthServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto backend = open_memory_backend(clock_);
+    ASSERT_TRUE(backend.ok());
+    AuthConfig config;
+    config.cluster_name = "test.local";
+    config.public_proxy_addr = "proxy.test:3080";
+    auto auth = AuthServer::open(config, std::move(*backend), clock_, rng_);
+    ASSERT_TRUE(auth.ok()) << auth.error().message;
+    auth_ = std::move(*auth);
+  }
+
+  std::string make_user(const std::string& name, const std::string& password,
+                        std::vector<std::string> roles = {"access"}) {
+    User u;
+    u.name = name;
+    u.roles = roles;
+    u.traits = {{"db_users", {"alice"}}, {"db_names", {"postgres"}}};
+    auto token = auth_->create_user(u);
+    EXPECT_TRUE(token.ok()) << token.error().message;
+    auto done = auth_->complete_invite(*token, password);
+    EXPECT_TRUE(done.ok()) << done.error().message;
+    return *token;
+  }
+
+  FakeClock clock_{from_unix_seconds(1'700'000'000)};
+  CryptoRng rng_;
+  std::unique_ptr<AuthServer> auth_;
+};
+
+TEST_F(AuthServerTest, CreatesAuthoritiesOnce) {
+  auto user_ca = auth_->authority(CaType::kUser);
+  auto host_ca = auth_->authority(CaType::kHost);
+  auto db_ca = auth_->authority(CaType::kDb);
+  ASSERT_TRUE(user_ca.ok() && host_ca.ok() && db_ca.ok());
+  EXPECT_NE(user_ca->cert_pem, host_ca->cert_pem);
+  auto pin = auth_->ca_pin();
+  ASSERT_TRUE(pin.ok());
+  EXPECT_EQ(pin->substr(0, 7), "sha256:");
+  EXPECT_EQ(pin->size(), 7u + 64u);
+}
+
+TEST_F(AuthServerTest, InviteSetsPasswordAndLoginWorks) {
+  auto invite = make_user("alice", "correct horse");
+  EXPECT_EQ(auth_->invite_url(invite), "https://proxy.test:3080/web/invite/" + invite);
+  EXPECT_TRUE(auth_->authenticate("alice", "correct horse", "", "127.0.0.1").ok());
+  auto bad = auth_->authenticate("alice", "wrong password", "", "127.0.0.1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kAccessDenied);
+  // The invite is single use.
+  EXPECT_FALSE(auth_->complete_invite(invite, "another password").ok());
+}
+
+TEST_F(AuthServerTest, UnknownUserAndWrongPasswordLookAlike) {
+  make_user("alice", "correct horse");
+  auto unknown = auth_->authenticate("mallory", "x", "", "");
+  auto wrong = auth_->authenticate("alice", "x", "", "");
+  ASSERT_FALSE(unknown.ok());
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(unknown.error().message, wrong.error().message);
+}
+
+TEST_F(AuthServerTest, LocksAfterRepeatedFailuresAndUnlocksLater) {
+  make_user("alice", "correct horse");
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(auth_->authenticate("alice", "nope", "", "").ok());
+  auto locked = auth_->authenticate("alice", "correct horse", "", "");
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.error().code, ErrorCode::kLimitExceeded);
+  EXPECT_NE(locked.error().message.find("locked"), std::string::npos);
+  clock_.advance(std::chrono::minutes(21));
+  EXPECT_TRUE(auth_->authenticate("alice", "correct horse", "", "").ok());
+}
+
+TEST_F(AuthServerTest, InviteExpires) {
+  User u;
+  u.name = "bob";
+  u.roles = {"access"};
+  auto token = auth_->create_user(u);
+  ASSERT_TRUE(token.ok());
+  clock_.advance(std::chrono::minutes(61));
+  auto r = auth_->complete_invite(*token, "long enough");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("tctl users reset"), std::string::npos);
+}
+
+TEST_F(AuthServerTest, RejectsUnknownRoleAndDuplicateUser) {
+  User u;
+  u.name = "carol";
+  u.roles = {"nosuch"};
+  auto r = auth_->create_user(u);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("role \"nosuch\" does not exist"), std::string::npos);
+  make_user("dave", "correct horse");
+  User again;
+  again.name = "dave";
+  again.roles = {"access"};
+  auto dup = auth_->create_user(again);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(AuthServerTest, UserCertCarriesIdentityAndIsCappedByRole) {
+  make_user("alice", "correct horse");
+  auto key = PrivateKey::generate();
+  ASSERT_TRUE(key.ok());
+  UserCertRequest req{"alice", key->public_key_pem(), std::chrono::hours(100), std::nullopt};
+  auto certs = auth_->issue_user_certs(req);
+  ASSERT_TRUE(certs.ok()) << certs.error().message;
+  auto id = verify_cert(certs->cert_pem, certs->user_ca_pems, clock_.now());
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->username, "alice");
+  EXPECT_EQ(id->roles, std::vector<std::string>{"access"});
+  EXPECT_EQ(id->traits.at("db_users"), std::vector<std::string>{"alice"});
+  // The access role's max_session_ttl (12h) caps the 100h request.
+  EXPECT_LE(certs->expires - clock_.now(), std::chrono::hours(12));
+  // Not trusted by the host CA.
+  EXPECT_FALSE(verify_cert(certs->cert_pem, certs->host_ca_pems, clock_.now()).ok());
+}
+
+TEST_F(AuthServerTest, JoinTokenIsTypedSingleUseAndExpires) {
+  auto key = PrivateKey::generate();
+  ASSERT_TRUE(key.ok());
+  auto token = auth_->create_token("db", std::chrono::minutes(30), {{"env", "dev"}});
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(token->roles, std::vector<std::string>{"Db"});
+
+  JoinRequest wrong_role{token->token, "host-1", "node", "Proxy", key->public_key_pem(), {}};
+  auto refused = auth_->join(wrong_role, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("not for a Proxy"), std::string::npos);
+
+  JoinRequest good{token->token, "host-1", "node", "Db", key->public_key_pem(), {"agent.local"}};
+  auto joined = auth_->join(good, "");
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  auto id = verify_cert(joined->cert_pem, joined->host_ca_pems, clock_.now());
+  ASSERT_TRUE(id.ok());
+  EXPECT_TRUE(id->is_host_role(kHostRoleDb));
+  EXPECT_EQ(id->username, "host-1");
+
+  auto reused = auth_->join(good, "");
+  ASSERT_FALSE(reused.ok());
+  EXPECT_NE(reused.error().message.find("already used or expired"), std::string::npos);
+
+  auto short_lived = auth_->create_token("db", std::chrono::minutes(1), {});
+  ASSERT_TRUE(short_lived.ok());
+  clock_.advance(std::chrono::minutes(2));
+  JoinRequest late{short_lived->token, "host-2", "node", "Db", key->public_key_pem(), {}};
+  EXPECT_FALSE(auth_->join(late, "").ok());
+  EXPECT_FALSE(auth_->create_token("bogus", std::chrono::minutes(1), {}).ok());
+}
+
+TEST_F(AuthServerTest, DatabaseHeartbeatsExpire) {
+  DatabaseServer s;
+  s.host_id = "host-1";
+  s.database.name = "pg";
+  s.database.protocol = "postgres";
+  s.database.uri = "localhost:5432";
+  ASSERT_TRUE(auth_->heartbeat_database(s, std::chrono::seconds(60)).ok());
+  EXPECT_EQ(auth_->database_servers("pg")->size(), 1u);
+  clock_.advance(std::chrono::seconds(61));
+  EXPECT_TRUE(auth_->database_servers("pg")->empty());
+}
+
+TEST_F(AuthServerTest, AuditEventsAreFilterable) {
+  make_user("alice", "correct horse");
+  (void)auth_->authenticate("alice", "bad", "", "");
+  (void)auth_->authenticate("alice", "correct horse", "", "");
+  auto logins = auth_->search_events({.type = "user.login", .user = "alice"});
+  ASSERT_TRUE(logins.ok());
+  ASSERT_EQ(logins->size(), 2u);
+  EXPECT_EQ((*logins)[0].value("code", ""), "T1000W");
+  EXPECT_EQ((*logins)[1].value("code", ""), "T1000I");
+  auto creates = auth_->search_events({.type = "user.create"});
+  ASSERT_EQ(creates->size(), 1u);
+}
+
+}  // namespace
+}  // namespace tp
