@@ -5,6 +5,7 @@
 #include "common/files.h"
 #include "common/strings.h"
 #include "service/config.h"
+#include "cli/teleport/aws_commands.h"
 #include "cli/teleport/process.h"
 
 namespace tp {
@@ -78,6 +79,19 @@ int main(int argc, char** argv) {
     o.rds_discovery_regions = split_list(rds_regions);
     rc = cmd_db_configure_create(o, output);
   });
+
+  auto* aws = configure->add_subcommand("aws", "AWS IAM policies for the Database Service")->require_subcommand(1);
+  IamCommandOptions iam;
+  auto* print_iam_cmd = aws->add_subcommand("print-iam", "Print the IAM policy the Database Service needs");
+  print_iam_cmd->add_option("-r,--types", iam.types, "Database types: rds, rds-proxy, redshift, redshift-serverless");
+  print_iam_cmd->add_flag("--policy-only", iam.policy_only, "Print only the policy JSON");
+  print_iam_cmd->callback([&] { rc = print_iam(iam); });
+  auto* create_iam_cmd = aws->add_subcommand("create-iam", "Create the IAM policy and attach it to the caller");
+  create_iam_cmd->add_option("-r,--types", iam.types, "Database types: rds, rds-proxy, redshift, redshift-serverless");
+  create_iam_cmd->add_option("--name", iam.name, "Name of the inline policy")->required();
+  create_iam_cmd->add_option("--role", iam.role, "Attach to this IAM role (default: the caller)");
+  create_iam_cmd->add_option("--user", iam.user, "Attach to this IAM user (default: the caller)");
+  create_iam_cmd->callback([&] { rc = create_iam(iam); });
 
   try {
     app.parse(argc, argv);
