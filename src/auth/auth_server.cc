@@ -33,6 +33,20 @@ bool valid_name(const std::string& n) {
   });
 }
 
+// Every stored resource under `prefix` that parses; a corrupt one is skipped
+// rather than failing the whole listing.
+template <class T, class Parse>
+Result<std::vector<T>> load_all(Backend& backend, const std::string& prefix, Parse parse) {
+  TP_TRY(auto items, backend.range(prefix));
+  std::vector<T> out;
+  for (const auto& item : items) {
+    auto j = json::parse(item.value, nullptr, false);
+    if (j.is_discarded()) continue;
+    if (auto r = parse(j); r.ok()) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
 json ca_to_json(const CertAuthority& ca) {
   return {{"type", ca_type_name(ca.type)}, {"cluster_name", ca.cluster_name}, {"key_pem", ca.key_pem}, {"cert_pem", ca.cert_pem}};
 }
@@ -185,14 +199,7 @@ Result<User> AuthServer::get_user(const std::string& name) {
 }
 
 Result<std::vector<User>> AuthServer::list_users() {
-  TP_TRY(auto items, backend_->range("/users/"));
-  std::vector<User> out;
-  for (const auto& item : items) {
-    auto j = json::parse(item.value, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (auto u = User::from_json(j); u.ok()) out.push_back(std::move(*u));
-  }
-  return out;
+  return load_all<User>(*backend_, "/users/", User::from_json);
 }
 
 Status AuthServer::delete_user(const std::string& name) {
@@ -447,14 +454,7 @@ Result<JoinToken> AuthServer::create_token(const std::string& type, std::chrono:
 }
 
 Result<std::vector<JoinToken>> AuthServer::list_tokens() {
-  TP_TRY(auto items, backend_->range("/tokens/"));
-  std::vector<JoinToken> out;
-  for (const auto& item : items) {
-    auto j = json::parse(item.value, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (auto t = JoinToken::from_json(j); t.ok()) out.push_back(std::move(*t));
-  }
-  return out;
+  return load_all<JoinToken>(*backend_, "/tokens/", JoinToken::from_json);
 }
 
 Status AuthServer::delete_token(const std::string& token) {
@@ -506,25 +506,11 @@ Status AuthServer::remove_database_server(const std::string& db_name, const std:
 }
 
 Result<std::vector<DatabaseServer>> AuthServer::list_database_servers() {
-  TP_TRY(auto items, backend_->range("/db_servers/"));
-  std::vector<DatabaseServer> out;
-  for (const auto& item : items) {
-    auto j = json::parse(item.value, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (auto s = DatabaseServer::from_json(j); s.ok()) out.push_back(std::move(*s));
-  }
-  return out;
+  return load_all<DatabaseServer>(*backend_, "/db_servers/", DatabaseServer::from_json);
 }
 
 Result<std::vector<DatabaseServer>> AuthServer::database_servers(const std::string& db_name) {
-  TP_TRY(auto items, backend_->range("/db_servers/" + db_name + "/"));
-  std::vector<DatabaseServer> out;
-  for (const auto& item : items) {
-    auto j = json::parse(item.value, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (auto s = DatabaseServer::from_json(j); s.ok()) out.push_back(std::move(*s));
-  }
-  return out;
+  return load_all<DatabaseServer>(*backend_, "/db_servers/" + db_name + "/", DatabaseServer::from_json);
 }
 
 // ---- Audit ----------------------------------------------------------------
