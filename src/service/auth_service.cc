@@ -27,7 +27,9 @@ asio::awaitable<void> serve_api_connection(net::tcp::socket socket, std::shared_
   if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, std::chrono::seconds(10))) co_return;
   std::optional<Identity> peer;
   if (auto id = net::peer_identity(stream.native_handle()); id.ok()) peer = *id;
-  co_await net::serve_http(stream, [api](net::HttpRequest& r) { return api->handle(r); }, peer, peer_addr);
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  net::HttpHandler handler = [api](net::HttpRequest& r) { return api->handle(r); };
+  co_await net::serve_http(stream, handler, peer, peer_addr);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l, AuthApi* api) {

@@ -7,10 +7,20 @@
 // connection is a plain byte stream for that one database session; the agent
 // immediately dials a replacement. One TCP connection per session means no
 // head-of-line blocking between sessions and no framing cost on the relay.
+//
+// Wire format on a pooled connection (see tunnel/dial_line.h):
+//   proxy -> agent: one dial line, DialRequest::to_json() + '\n'
+//   agent -> proxy: one answer line, {"ok":true} or {"ok":false,"code":..,"error":..} + '\n'
+//   then, after an ok answer, the session's bytes in both directions.
+// The answer lets dial() tell a dead or refusing agent from a working one, so
+// the proxy can fail over to another agent serving the same database. Idle
+// connections are watched for readability: the agent never writes on an idle
+// connection, so readable means closed, and the connection leaves the pool.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,16 +36,25 @@ namespace tp::tunnel {
 // ALPN protocol an agent uses when it tunnels through the proxy's web port.
 inline constexpr const char* kAlpnReverseTunnel = "teleport-reversetunnel";
 
+// Dial kinds.
+inline constexpr const char* kDialDatabase = "db";
+// A PostgreSQL CancelRequest that arrived without a client certificate (native
+// listener). The agent answers not_found unless it issued that key, so the proxy
+// may try each agent serving PostgreSQL in turn; after an ok answer the agent
+// has sent the cancel upstream and closes the stream.
+inline constexpr const char* kDialPostgresCancel = "pg_cancel";
+
 struct DialRequest {
-  std::string kind = "db";        // "db": a database session; "pg_cancel": a PostgreSQL CancelRequest
-  std::string db_name;            // registered database name
-  std::string protocol;           // "postgres" or "mysql"
-  std::string client_cert_pem;    // the user's certificate; the agent verifies it again
+  std::string kind = kDialDatabase;  // kDialDatabase or kDialPostgresCancel
+  std::string db_name;               // registered database name
+  std::string protocol;              // "postgres" or "mysql"
+  std::string client_cert_pem;       // the user's certificate; the agent verifies it again
   std::string client_addr;
   std::string session_id;
-  std::string initial_data;       // client bytes the proxy already read that belong to the session
-  uint32_t cancel_process_id = 0; // pg_cancel
-  uint32_t cancel_secret_key = 0; // pg_cancel
+  std::string initial_data;        // client bytes the proxy already read that belong to the session
+                                   // (binary; base64 in the JSON form)
+  uint32_t cancel_process_id = 0;  // pg_cancel
+  uint32_t cancel_secret_key = 0;  // pg_cancel
 
   nlohmann::json to_json() const;
   static Result<DialRequest> from_json(const nlohmann::json& j);
@@ -47,9 +66,14 @@ class TunnelServer {
   virtual ~TunnelServer() = default;
   // Takes over a verified agent connection (TLS done, identity is a Db host).
   virtual void add_connection(const std::string& host_id, net::TlsStream stream) = 0;
-  // Sends the dial line on an idle connection of that agent and hands the stream over.
-  virtual boost::asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(const std::string& host_id,
-                                                                              const DialRequest& request) = 0;
+  // Sends the dial line on an idle connection of that agent, waits for the
+  // agent's answer and hands the stream over. Dead idle connections are skipped;
+  // when the pool is momentarily empty (a burst of sessions) it waits up to
+  // ~2 s for the agent's replacements. Errors: kUnavailable (agent not
+  // connected or not answering: try another agent), or the agent's refusal
+  // (e.g. kNotFound for a database or cancel key it does not have).
+  virtual boost::asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(
+      const std::string& host_id, const DialRequest& request) = 0;
   // Agents with at least one idle connection right now.
   virtual std::vector<std::string> connected_agents() const = 0;
 };
@@ -60,10 +84,16 @@ std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io);
 // handler for every dial, on its own coroutine.
 struct TunnelAgentConfig {
   HostPort proxy_addr;
-  bool via_web_port = true;              // use ALPN teleport-reversetunnel on the proxy's web port
-  std::string cert_pem, key_pem;         // the agent's host identity
-  std::vector<std::string> host_ca_pems; // to verify the proxy
+  bool via_web_port = true;               // use ALPN teleport-reversetunnel on the proxy's web port
+  std::string cert_pem, key_pem;          // the agent's host identity
+  std::vector<std::string> host_ca_pems;  // to verify the proxy
   size_t pool_size = 4;
+  // Reconnect backoff: doubles from min to max (with jitter) while the proxy is unreachable.
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+  // Checked before the agent answers a dial; an error goes back to the proxy,
+  // whose dial() returns it. Null accepts every dial.
+  std::function<Status(const DialRequest&)> accept;
 };
 
 using DialHandler = std::function<boost::asio::awaitable<void>(DialRequest, std::unique_ptr<net::TlsStream>)>;
@@ -71,11 +101,14 @@ using DialHandler = std::function<boost::asio::awaitable<void>(DialRequest, std:
 class TunnelAgent {
  public:
   virtual ~TunnelAgent() = default;
+  // Stops dialling and closes the idle connections; running sessions go on.
   virtual void stop() = 0;
   // Replaces the certificate used for new connections (after renewal).
   virtual void update_identity(std::string cert_pem, std::string key_pem) = 0;
 };
 
+// Proxy identities the agent accepts at the other end: host certificates of the
+// Proxy or Auth role (an all-in-one process serves with the auth host identity).
 std::shared_ptr<TunnelAgent> start_tunnel_agent(boost::asio::io_context& io, TunnelAgentConfig config,
                                                 DialHandler handler);
 

@@ -67,7 +67,8 @@ class AuthApiTest : public ::testing::Test {
     if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, std::chrono::seconds(5))) co_return;
     std::optional<Identity> peer;
     if (auto id = net::peer_identity(stream.native_handle()); id.ok()) peer = *id;
-    co_await net::serve_http(stream, [this](net::HttpRequest& r) { return api_->handle(r); }, peer, "test");
+    net::HttpHandler handler = [this](net::HttpRequest& r) { return api_->handle(r); };
+    co_await net::serve_http(stream, handler, peer, "test");
   }
 
   Creds host_creds(const std::string& role) {

@@ -1,0 +1,120 @@
+// The relay between client and server (DESIGN section 6): two transfer
+// coroutines awaited with ||, so when one side closes the other is cancelled.
+// Each direction holds one bounded buffer and writes before it reads again:
+// a slow reader stops the other side's reads (back-pressure), memory stays flat.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "db/postgres/frame_tracker.h"
+#include "db/postgres/internal/session_io.h"
+#include "protocol/postgres/backend_messages.h"
+#include "protocol/postgres/decoder.h"
+
+namespace tp::db::pg_internal {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// One TLS record holds at most 16 KiB; reading a few at a time keeps the
+// per-session footprint small while large results still stream quickly.
+constexpr size_t kServerChunk = 64 * 1024;
+constexpr size_t kClientChunk = 16 * 1024;
+
+asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& upstream,
+                                           QueryAuditor& auditor) {
+  pg::Decoder decoder(auditor);
+  std::string& buffer = client.pending;
+  while (true) {
+    if (!buffer.empty()) {
+      auto outcome = decoder.on_data(buffer, pg::Direction::kFrontend);
+      if (outcome.status == pg::DecodeStatus::kError) co_return RelayEnd::kClientProtocolError;
+      if (outcome.consumed > 0) {
+        auto [ec, n] =
+            co_await asio::async_write(upstream, asio::buffer(buffer.data(), outcome.consumed), kTuple);
+        if (ec) co_return RelayEnd::kServerClosed;
+        buffer.erase(0, outcome.consumed);
+      }
+      if (auditor.terminated()) co_return RelayEnd::kClientClosed;
+    }
+    // Only messages the decoder inspects (queries, Parse, Bind) wait here whole;
+    // everything else streams through in chunks.
+    size_t old = buffer.size();
+    buffer.resize(old + kClientChunk);
+    auto [ec, n] =
+        co_await client.stream.async_read_some(asio::buffer(buffer.data() + old, kClientChunk), kTuple);
+    buffer.resize(old + n);
+    if (ec) co_return RelayEnd::kClientClosed;
+  }
+}
+
+asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStream& client,
+                                           std::string pending, internal::SessionDeadline& deadline) {
+  FrameTracker frames;
+  if (!pending.empty()) {
+    frames.feed(pending);
+    auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), kTuple);
+    if (ec) co_return RelayEnd::kClientClosed;
+  }
+  std::vector<char> buffer(kServerChunk);
+  internal::DeadlineReason ending = internal::DeadlineReason::kNone;
+  while (true) {
+    size_t want = buffer.size();
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (ending == internal::DeadlineReason::kNone) {
+      auto outcome =
+          co_await (upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple) || deadline.wait());
+      if (outcome.index() == 1) {
+        ending = std::get<1>(outcome);
+        continue;
+      }
+      std::tie(ec, n) = std::get<0>(outcome);
+    } else {
+      // Finish the message in flight, then stop: never cut one in half.
+      if (frames.at_boundary())
+        co_return ending == internal::DeadlineReason::kShutdown ? RelayEnd::kShutdown
+                                                                : RelayEnd::kCertificateExpired;
+      want = std::min(want, frames.bytes_to_boundary());
+      std::tie(ec, n) = co_await upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
+    }
+    if (ec) co_return RelayEnd::kServerClosed;
+    frames.feed(std::string_view(buffer.data(), n));
+    if (frames.corrupt()) co_return RelayEnd::kServerProtocolError;
+    auto [wec, wn] = co_await asio::async_write(client, asio::buffer(buffer.data(), n), kTuple);
+    if (wec) co_return RelayEnd::kClientClosed;
+  }
+}
+
+}  // namespace
+
+const char* relay_end_name(RelayEnd end) {
+  switch (end) {
+    case RelayEnd::kClientClosed:
+      return "client closed";
+    case RelayEnd::kServerClosed:
+      return "server closed";
+    case RelayEnd::kCertificateExpired:
+      return "certificate expired";
+    case RelayEnd::kShutdown:
+      return "agent shutting down";
+    case RelayEnd::kClientProtocolError:
+      return "client protocol error";
+    case RelayEnd::kServerProtocolError:
+      return "server protocol error";
+  }
+  return "unknown";
+}
+
+asio::awaitable<RelayEnd> relay(ClientConn& client, net::TlsStream& upstream, std::string upstream_pending,
+                                internal::SessionDeadline& deadline, QueryAuditor& auditor) {
+  auto outcome = co_await (client_to_server(client, upstream, auditor) ||
+                           server_to_client(upstream, client.stream, std::move(upstream_pending), deadline));
+  co_return outcome.index() == 0 ? std::get<0>(outcome) : std::get<1>(outcome);
+}
+
+}  // namespace tp::db::pg_internal

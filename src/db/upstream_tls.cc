@@ -1,0 +1,73 @@
+#include "db/upstream_tls.h"
+
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "common/strings.h"
+
+namespace tp::db {
+
+namespace ssl = boost::asio::ssl;
+
+namespace {
+bool is_ip(const std::string& host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  return !ec;
+}
+}  // namespace
+
+Result<std::unique_ptr<UpstreamTls>> UpstreamTls::for_database(const Database& db) {
+  TP_TRY(auto hp, parse_host_port(db.uri));
+  ssl::context ctx(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  const std::string& mode = db.tls.mode.empty() ? std::string("verify-full") : db.tls.mode;
+  if (mode == "insecure") {
+    ctx.set_verify_mode(ssl::verify_none);
+  } else {
+    boost::system::error_code ec;
+    if (!db.tls.ca_cert_file.empty()) {
+      ctx.load_verify_file(db.tls.ca_cert_file, ec);
+      if (ec)
+        return invalid_argument("database \"" + db.name + "\": cannot load tls.ca_cert_file " +
+                                db.tls.ca_cert_file + ": " + ec.message());
+    } else {
+      ctx.set_default_verify_paths(ec);
+    }
+    ctx.set_verify_mode(ssl::verify_peer);
+  }
+  std::unique_ptr<UpstreamTls> out(new UpstreamTls(std::move(ctx)));
+  out->db_name_ = db.name;
+  out->mode_ = mode;
+  std::string name = db.tls.server_name.empty() ? hp.host : db.tls.server_name;
+  if (mode == "verify-full") out->verify_name_ = name;
+  if (!is_ip(name)) out->sni_ = name;
+  return out;
+}
+
+Status UpstreamTls::prepare(SSL* ssl) const {
+  if (!sni_.empty() && SSL_set_tlsext_host_name(ssl, sni_.c_str()) != 1)
+    return internal_error("setting TLS server name " + sni_);
+  if (!verify_name_.empty()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    int ok = is_ip(verify_name_) ? X509_VERIFY_PARAM_set1_ip_asc(param, verify_name_.c_str())
+                                 : X509_VERIFY_PARAM_set1_host(param, verify_name_.c_str(), 0);
+    if (ok != 1) return internal_error("setting the TLS name to verify: " + verify_name_);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  }
+  return {};
+}
+
+std::string UpstreamTls::describe_failure(SSL* ssl, const std::string& fallback) const {
+  long verify = SSL_get_verify_result(ssl);
+  if (verify == X509_V_OK || mode_ == "insecure") return fallback;
+  std::string why = X509_verify_cert_error_string(verify);
+  if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    return "the database's certificate is not valid for \"" + verify_name_ + "\" (" + why +
+           "); set tls.server_name for database \"" + db_name_ + "\" to a name in the certificate";
+  return "the database's certificate did not verify (" + why + "); check tls.ca_cert_file for database \"" +
+         db_name_ + "\"";
+}
+
+}  // namespace tp::db

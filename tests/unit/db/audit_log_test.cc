@@ -1,0 +1,108 @@
+#include "db/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/backend/temp_dir.h"
+
+namespace tp::db {
+namespace {
+
+using nlohmann::json;
+
+// An Auth Service that can be switched off.
+struct FakeUploader {
+  bool reachable = true;
+  std::vector<json> received;
+  int calls = 0;
+  Status operator()(const std::vector<json>& batch) {
+    ++calls;
+    if (!reachable) return unavailable("auth service unreachable");
+    received.insert(received.end(), batch.begin(), batch.end());
+    return {};
+  }
+};
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  AuditLog make(size_t batch = 2, size_t max_queued = 100) {
+    AuditLogOptions o;
+    o.spool_dir = dir_.file("spool");
+    o.batch_size = batch;
+    o.max_queued = max_queued;
+    return AuditLog(
+        o, [this](const std::vector<json>& b) { return uploader_(b); }, clock_, rng_);
+  }
+  testing::TempDir dir_;
+  FakeUploader uploader_;
+  FakeClock clock_{from_unix_seconds(1'700'000'000)};
+  SequenceRng rng_;
+};
+
+TEST_F(AuditLogTest, EventsGetTimeAndIdAndAreUploadedInBatches) {
+  AuditLog log = make();
+  for (int i = 0; i < 5; ++i) log.emit({{"event", "db.session.query"}, {"n", i}});
+  EXPECT_EQ(log.queued(), 5u);
+  EXPECT_EQ(log.upload_pending(), 5u);
+  EXPECT_EQ(uploader_.calls, 3) << "batches of two";
+  ASSERT_EQ(uploader_.received.size(), 5u);
+  EXPECT_EQ(uploader_.received[0]["time"], "2023-11-14T22:13:20Z");
+  EXPECT_TRUE(uploader_.received[0].contains("uid"));
+  EXPECT_NE(uploader_.received[0]["uid"], uploader_.received[1]["uid"]);
+}
+
+TEST_F(AuditLogTest, UnreachableAuthSpoolsToDiskAndReplaysInOrder) {
+  AuditLog log = make();
+  uploader_.reachable = false;
+  log.emit({{"event", "a"}});
+  log.emit({{"event", "b"}});
+  log.emit({{"event", "c"}});
+  EXPECT_EQ(log.upload_pending(), 0u);
+  EXPECT_EQ(log.spooled_files(), 1u);
+  EXPECT_EQ(log.queued(), 1u) << "after a failure the pass stops; the rest waits";
+
+  clock_.advance(std::chrono::seconds(1));
+  log.emit({{"event", "d"}});
+  uploader_.reachable = true;
+  EXPECT_EQ(log.upload_pending(), 4u);
+  EXPECT_EQ(log.spooled_files(), 0u);
+  std::vector<std::string> order;
+  for (const auto& e : uploader_.received) order.push_back(e["event"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(uploader_.received[0]["time"], "2023-11-14T22:13:20Z") << "the original time survives the spool";
+}
+
+TEST_F(AuditLogTest, TheSpoolSurvivesARestart) {
+  {
+    AuditLog log = make();
+    uploader_.reachable = false;
+    log.emit({{"event", "a"}});
+    log.stop(std::chrono::milliseconds(100));
+    EXPECT_EQ(log.spooled_files(), 1u);
+  }
+  uploader_.reachable = true;
+  AuditLog next = make();
+  EXPECT_EQ(next.upload_pending(), 1u);
+  ASSERT_EQ(uploader_.received.size(), 1u);
+  EXPECT_EQ(uploader_.received[0]["event"], "a");
+}
+
+TEST_F(AuditLogTest, ABacklogGoesToDiskInsteadOfGrowingMemory) {
+  AuditLog log = make(/*batch=*/10, /*max_queued=*/4);
+  for (int i = 0; i < 9; ++i) log.emit({{"event", "q"}, {"n", i}});
+  EXPECT_LT(log.queued(), 4u);
+  EXPECT_EQ(log.spooled_files(), 2u);
+  EXPECT_EQ(uploader_.calls, 0) << "emit never waits on the network";
+  EXPECT_EQ(log.upload_pending(), 9u);
+}
+
+TEST_F(AuditLogTest, TheUploaderThreadDeliversWithoutBeingAsked) {
+  AuditLog log = make();
+  log.start();
+  log.emit({{"event", "x"}});
+  for (int i = 0; i < 200 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  log.stop(std::chrono::milliseconds(100));
+  ASSERT_EQ(uploader_.received.size(), 1u);
+}
+
+}  // namespace
+}  // namespace tp::db

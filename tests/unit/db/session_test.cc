@@ -1,0 +1,178 @@
+#include "db/session.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/tunnel/test_pki.h"
+
+namespace tp::db {
+namespace {
+
+Database pg1() {
+  Database db;
+  db.name = "pg1";
+  db.protocol = "postgres";
+  db.uri = "127.0.0.1:5432";
+  db.static_labels = {{"env", "dev"}};
+  return db;
+}
+
+Identity alice(TimePoint expires = system_clock().now() + std::chrono::hours(1)) {
+  Identity id;
+  id.username = "alice";
+  id.roles = {"access"};
+  id.traits = {{"db_users", {"alice"}}, {"db_names", {"app"}}};
+  id.route = DatabaseRoute{"pg1", "postgres", "alice", "app"};
+  id.expires = expires;
+  return id;
+}
+
+TEST(VerifyClientIdentity, AcceptsAUserCertificateRoutedToThisDatabase) {
+  testing::TestPki pki;
+  auto cert = pki.user_cert(alice());
+  auto id =
+      verify_client_identity(cert.cert_pem, {pki.user_ca.cert_pem}, pg1(), "postgres", system_clock().now());
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->username, "alice");
+  EXPECT_EQ(id->route->username, "alice");
+}
+
+TEST(VerifyClientIdentity, RefusesWhatDoesNotFit) {
+  testing::TestPki pki;
+  auto now = system_clock().now();
+  auto user_ca = std::vector<std::string>{pki.user_ca.cert_pem};
+
+  struct Case {
+    const char* name;
+    std::string cert;
+    std::vector<std::string> cas;
+    std::string protocol;
+    ErrorCode code;
+    std::string says;
+  };
+  Identity other_db = alice();
+  other_db.route->service_name = "mysql1";
+  Identity mysql = alice();
+  mysql.route->protocol = "mysql";
+  Identity no_route = alice();
+  no_route.route.reset();
+  std::vector<Case> cases = {
+      {"no certificate", "", user_ca, "postgres", ErrorCode::kUnauthenticated, "tsh db login pg1"},
+      {"another database", pki.user_cert(other_db).cert_pem, user_ca, "postgres", ErrorCode::kAccessDenied,
+       "mysql1"},
+      {"another protocol", pki.user_cert(mysql).cert_pem, user_ca, "postgres", ErrorCode::kAccessDenied,
+       "mysql"},
+      {"no route", pki.user_cert(no_route).cert_pem, user_ca, "postgres", ErrorCode::kUnauthenticated,
+       "route"},
+      {"host certificate",
+       pki.host_cert("h", kHostRoleDb).cert_pem,
+       {pki.host_ca.cert_pem},
+       "postgres",
+       ErrorCode::kUnauthenticated,
+       "not a user certificate"},
+      {"other CA",
+       pki.user_cert(alice()).cert_pem,
+       {pki.host_ca.cert_pem},
+       "postgres",
+       ErrorCode::kUnauthenticated,
+       "not signed"},
+  };
+  for (const auto& c : cases) {
+    auto id = verify_client_identity(c.cert, c.cas, pg1(), c.protocol, now);
+    ASSERT_FALSE(id.ok()) << c.name;
+    EXPECT_EQ(id.error().code, c.code) << c.name << ": " << id.error().message;
+    EXPECT_NE(id.error().message.find(c.says), std::string::npos) << c.name << ": " << id.error().message;
+  }
+}
+
+TEST(VerifyClientIdentity, AnExpiredCertificateTellsTheUserToLogIn) {
+  testing::TestPki pki;
+  auto cert = pki.user_cert(alice(system_clock().now() + std::chrono::minutes(5)));
+  auto id = verify_client_identity(cert.cert_pem, {pki.user_ca.cert_pem}, pg1(), "postgres",
+                                   system_clock().now() + std::chrono::hours(1));
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.error().code, ErrorCode::kExpired);
+  EXPECT_NE(id.error().message.find("tsh login"), std::string::npos);
+}
+
+TEST(CheckRoute, TheStartupMustAskForTheRoutesUserAndDatabase) {
+  DatabaseRoute route{"pg1", "postgres", "alice", "app"};
+  DatabaseRoute open{"pg1", "postgres", "alice", ""};
+  struct Case {
+    DatabaseRoute route;
+    std::string user, database;
+    bool ok;
+    std::string result_or_message;
+  };
+  std::vector<Case> cases = {
+      {route, "alice", "app", true, "app"},
+      {route, "alice", "", true, "app"},
+      {route, "bob", "app", false, "database user \"alice\""},
+      {route, "alice", "postgres", false, "database name \"app\""},
+      {open, "alice", "postgres", true, "postgres"},
+      {open, "alice", "", true, ""},
+      {DatabaseRoute{"pg1", "postgres", "", ""}, "alice", "", false, "no database user"},
+  };
+  for (const auto& c : cases) {
+    auto r = check_route(c.route, c.user, c.database);
+    ASSERT_EQ(r.ok(), c.ok) << c.user << "/" << c.database;
+    if (c.ok)
+      EXPECT_EQ(*r, c.result_or_message);
+    else
+      EXPECT_NE(r.error().message.find(c.result_or_message), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(AuthorizeSession, TheAccessRoleFollowsTheUsersTraits) {
+  std::vector<Role> access;
+  for (auto& r : builtin_roles())
+    if (r.name == "access") access.push_back(r);
+  ASSERT_EQ(access.size(), 1u);
+  SessionInfo s{"sid", alice(), pg1(), "alice", "app", ""};
+  EXPECT_TRUE(authorize_session(access, s).allowed);
+  s.db_user = "postgres";
+  auto denied = authorize_session(access, s);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_NE(denied.reason.find("postgres"), std::string::npos) << denied.reason;
+  s.db_user = "alice";
+  s.db_name = "other";
+  EXPECT_FALSE(authorize_session(access, s).allowed);
+}
+
+TEST(SessionEvents, CarryTheReferenceFields) {
+  SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", "10.0.0.1:5000"};
+  auto now = from_unix_seconds(1'700'000'000);
+  auto start = session_start_event(s, access_denied("nope"), now);
+  EXPECT_EQ(start["event"], "db.session.start");
+  EXPECT_EQ(start["code"], "TDB00W");
+  EXPECT_EQ(start["success"], false);
+  EXPECT_EQ(start["error"], "nope");
+  EXPECT_EQ(start["user"], "alice");
+  EXPECT_EQ(start["db_service"], "pg1");
+  EXPECT_EQ(start["db_protocol"], "postgres");
+  EXPECT_EQ(start["db_uri"], "127.0.0.1:5432");
+  EXPECT_EQ(start["db_user"], "alice");
+  EXPECT_EQ(start["db_name"], "app");
+  EXPECT_EQ(start["sid"], "sid-1");
+  EXPECT_EQ(start["time"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(session_start_event(s, Status{}, now)["code"], "TDB00I");
+
+  auto query = session_query_event(s, "select $1", {"42"}, now);
+  EXPECT_EQ(query["event"], "db.session.query");
+  EXPECT_EQ(query["db_query"], "select $1");
+  EXPECT_EQ(query["db_query_parameters"], nlohmann::json::array({"42"}));
+  EXPECT_EQ(query["db_query_parameters_count"], 1);
+
+  auto end = session_end_event(s, now, now + std::chrono::seconds(5));
+  EXPECT_EQ(end["event"], "db.session.end");
+  EXPECT_EQ(end["code"], "TDB01I");
+  EXPECT_EQ(end["session_start"], "2023-11-14T22:13:20Z");
+}
+
+TEST(SessionEvents, InvalidUtf8InQueriesDoesNotBreakTheEvent) {
+  SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", ""};
+  auto query = session_query_event(s, "select '\xff'", {}, system_clock().now());
+  EXPECT_NO_THROW((void)query.dump());
+}
+
+}  // namespace
+}  // namespace tp::db

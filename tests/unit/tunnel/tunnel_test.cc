@@ -1,0 +1,249 @@
+// Both ends of the reverse tunnel over real mutual TLS on loopback: a test
+// listener plays the proxy's web port (ALPN teleport-reversetunnel) and hands
+// verified agent connections to the TunnelServer.
+#include "tunnel/tunnel.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <mutex>
+#include <thread>
+
+#include "net/tls.h"
+#include "unit/tunnel/test_pki.h"
+
+namespace tp::tunnel {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Greets with what it was dialled for, then echoes.
+DialHandler echo_handler() {
+  return [](DialRequest r, std::unique_ptr<net::TlsStream> s) -> asio::awaitable<void> {
+    std::string hello = "db=" + r.db_name + ";data=" + r.initial_data + ";";
+    co_await asio::async_write(*s, asio::buffer(hello), kTuple);
+    char buf[1024];
+    while (true) {
+      auto [ec, n] = co_await s->async_read_some(asio::buffer(buf), kTuple);
+      if (ec) break;
+      co_await asio::async_write(*s, asio::buffer(buf, n), kTuple);
+    }
+  };
+}
+
+class TunnelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    proxy_cert_ = pki_.host_cert("proxy-1", kHostRoleProxy);
+    agent_cert_ = pki_.host_cert("agent-1", kHostRoleDb);
+    auto ctx = net::make_server_context(
+        {proxy_cert_.cert_pem, proxy_cert_.key_pem, {pki_.host_ca.cert_pem}, true, {kAlpnReverseTunnel}});
+    ASSERT_TRUE(ctx.ok());
+    server_ctx_ = std::make_unique<asio::ssl::context>(std::move(*ctx));
+    auto acceptor = net::listen_tcp(io_, {"127.0.0.1", 0});
+    ASSERT_TRUE(acceptor.ok());
+    acceptor_ = std::make_unique<net::tcp::acceptor>(std::move(*acceptor));
+    port_ = acceptor_->local_endpoint().port();
+    set_server(make_tunnel_server(io_));
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    for (auto& a : agents_) a->stop();
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+  std::shared_ptr<TunnelServer> server() {
+    std::lock_guard lock(mu_);
+    return server_;
+  }
+  void set_server(std::shared_ptr<TunnelServer> s) {
+    std::lock_guard lock(mu_);
+    server_ = std::move(s);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    while (true) {
+      auto strand = asio::make_strand(io_);
+      auto [ec, socket] = co_await acceptor_->async_accept(strand, kTuple);
+      if (ec) co_return;
+      asio::co_spawn(strand, handshake(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> handshake(net::tcp::socket socket) {
+    {
+      std::lock_guard lock(mu_);
+      accepted_fds_.push_back(socket.native_handle());
+    }
+    net::TlsStream stream(std::move(socket), *server_ctx_);
+    if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, 5s)) co_return;
+    auto id = net::peer_identity(stream.native_handle());
+    if (!id.ok()) co_return;
+    server()->add_connection(id->username, std::move(stream));
+  }
+
+  std::shared_ptr<TunnelAgent> start_agent(DialHandler handler,
+                                           std::function<Status(const DialRequest&)> accept = {},
+                                           size_t pool_size = 2) {
+    TunnelAgentConfig c;
+    c.proxy_addr = {"127.0.0.1", port_};
+    c.cert_pem = agent_cert_.cert_pem;
+    c.key_pem = agent_cert_.key_pem;
+    c.host_ca_pems = {pki_.host_ca.cert_pem};
+    c.pool_size = pool_size;
+    c.min_backoff = 10ms;
+    c.max_backoff = 100ms;
+    c.accept = std::move(accept);
+    agents_.push_back(start_tunnel_agent(io_, c, std::move(handler)));
+    return agents_.back();
+  }
+
+  bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 3s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return condition();
+  }
+
+  bool agent_connected(const std::shared_ptr<TunnelServer>& s) {
+    auto agents = s->connected_agents();
+    return std::find(agents.begin(), agents.end(), "agent-1") != agents.end();
+  }
+
+  // Dials, sends `send` after reading the greeting, returns greeting + echo or "ERROR <code>: <message>".
+  std::string dial_and_exchange(DialRequest request, std::string send, std::string host = "agent-1") {
+    auto s = server();
+    auto run = [s, request, send, host]() -> asio::awaitable<std::string> {
+      auto stream = co_await s->dial(host, request);
+      if (!stream.ok())
+        co_return std::string("ERROR ") + error_code_name(stream.error().code) + ": " +
+            stream.error().message;
+      std::string greeting = "db=" + request.db_name + ";data=" + request.initial_data + ";";
+      std::string reply(greeting.size() + send.size(), '\0');
+      co_await asio::async_write(**stream, asio::buffer(send), kTuple);
+      auto [ec, n] = co_await asio::async_read(**stream, asio::buffer(reply), kTuple);
+      if (ec) co_return "ERROR reading: " + ec.message();
+      co_return reply;
+    };
+    return asio::co_spawn(asio::make_strand(io_), run(), asio::use_future).get();
+  }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
+  std::vector<std::thread> threads_;
+  testing::TestPki pki_;
+  testing::KeyPair proxy_cert_, agent_cert_;
+  std::unique_ptr<asio::ssl::context> server_ctx_;
+  std::unique_ptr<net::tcp::acceptor> acceptor_;
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::shared_ptr<TunnelServer> server_;
+  std::vector<int> accepted_fds_;
+  std::vector<std::shared_ptr<TunnelAgent>> agents_;
+};
+
+DialRequest request_for(std::string db, std::string data = "") {
+  DialRequest r;
+  r.db_name = std::move(db);
+  r.protocol = "postgres";
+  r.initial_data = std::move(data);
+  return r;
+}
+
+TEST_F(TunnelTest, DialReachesTheAgentsHandlerWithTheRequestAndBytesFlowBothWays) {
+  start_agent(echo_handler());
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  EXPECT_EQ(dial_and_exchange(request_for("pg1", std::string("\0\x01startup", 9)), "ping"),
+            std::string("db=pg1;data=\0\x01startup;ping", 26));
+  // The slot that served the dial dials a replacement: the pool stays usable.
+  EXPECT_EQ(dial_and_exchange(request_for("pg2"), "pong"), "db=pg2;data=;pong");
+}
+
+TEST_F(TunnelTest, TheAgentsRefusalComesBackAsTheDialError) {
+  start_agent(echo_handler(), [](const DialRequest& r) -> Status {
+    if (r.db_name == "other") return not_found("this agent does not serve database \"other\"");
+    return {};
+  });
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  EXPECT_EQ(dial_and_exchange(request_for("other"), "x"),
+            "ERROR not_found: this agent does not serve database \"other\"");
+  EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
+}
+
+TEST_F(TunnelTest, AnUnknownAgentFailsAtOnce) {
+  auto start = std::chrono::steady_clock::now();
+  std::string out = dial_and_exchange(request_for("pg1"), "x", "nobody");
+  EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST_F(TunnelTest, ABurstOfDialsWaitsForReplacementConnections) {
+  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  std::vector<std::future<std::string>> results;
+  for (int i = 0; i < 8; ++i) {
+    auto s = server();
+    std::string db = "pg" + std::to_string(i);
+    results.push_back(
+        std::async(std::launch::async, [this, db] { return dial_and_exchange(request_for(db), "!"); }));
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(results[i].get(), "db=pg" + std::to_string(i) + ";data=;!");
+}
+
+TEST_F(TunnelTest, AStoppedAgentLeavesThePool) {
+  auto agent = start_agent(echo_handler());
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  agent->stop();
+  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); })) << "closed idle connections are dropped";
+  std::string out = dial_and_exchange(request_for("pg1"), "x");
+  EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
+}
+
+TEST_F(TunnelTest, TheAgentRejoinsARestartedProxy) {
+  start_agent(echo_handler());
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  // The proxy restarts: its connections die and a new server takes over the port.
+  auto old_server = server();
+  set_server(make_tunnel_server(io_));
+  {
+    std::lock_guard lock(mu_);
+    for (int fd : accepted_fds_) ::shutdown(fd, SHUT_RDWR);
+    accepted_fds_.clear();
+  }
+  EXPECT_TRUE(wait_for([&] { return !agent_connected(old_server); }));
+  EXPECT_TRUE(wait_for([&] { return agent_connected(server()); }, 3s)) << "the agent dials the new proxy";
+  EXPECT_EQ(dial_and_exchange(request_for("pg1"), "again"), "db=pg1;data=;again");
+}
+
+TEST_F(TunnelTest, TheAgentRefusesAServerThatIsNotTheClustersProxy) {
+  // Same host CA, but a Db host certificate: not a proxy.
+  auto impostor = pki_.host_cert("impostor", kHostRoleDb);
+  auto ctx = net::make_server_context(
+      {impostor.cert_pem, impostor.key_pem, {pki_.host_ca.cert_pem}, true, {kAlpnReverseTunnel}});
+  ASSERT_TRUE(ctx.ok());
+  *server_ctx_ = std::move(*ctx);
+  start_agent(echo_handler());
+  std::this_thread::sleep_for(300ms);
+  // The agent hangs up right after each handshake, so no dial gets through.
+  std::string out = dial_and_exchange(request_for("pg1"), "x");
+  EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
+}
+
+}  // namespace
+}  // namespace tp::tunnel
