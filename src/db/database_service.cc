@@ -1,5 +1,7 @@
 #include "db/database_service.h"
 
+#include "db/aws_databases.h"
+
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -178,6 +180,8 @@ Status DatabaseService::obtain_identity(ServiceSet& services) {
 
 Status DatabaseService::build(ServiceSet& services) {
   Parts& p = *parts_;
+  // RDS metadata, IAM auth enabled where off, and discovered databases.
+  p.config.db.databases = resolve_aws_databases(p.config);
   const TeleportConfig& config = p.config;
   p.grace = shutdown_grace();
   if (p.local_auth) {

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import binary, run
-from test_proxy_support import (PASSWORD, ProxyCluster, read_mysql_packet, read_pg_error, recv_exact,
+from proxy_support import (PASSWORD, ProxyCluster, read_mysql_packet, read_pg_error, recv_exact,
                                 startup_message)
 
 

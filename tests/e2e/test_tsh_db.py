@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import Process, binary, free_port, wait_for_port
-from test_proxy_support import ProxyCluster
+from proxy_support import ProxyCluster
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from test_proxy_support import PASSWORD, ProxyCluster, read_pg_error, startup_message
+from proxy_support import PASSWORD, ProxyCluster, read_pg_error, startup_message
 
 
 @pytest.fixture

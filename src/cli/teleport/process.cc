@@ -10,15 +10,8 @@
 #include "service/auth_service.h"
 #include "service/service_set.h"
 
-// Services plug in when their component is built (see src/cli/CMakeLists.txt).
-#if __has_include("proxy/proxy_service.h")
-#include "proxy/proxy_service.h"
-#define TP_HAVE_PROXY 1
-#endif
-#if __has_include("db/db_service.h")
 #include "db/db_service.h"
-#define TP_HAVE_DB 1
-#endif
+#include "proxy/proxy_service.h"
 
 namespace tp {
 
@@ -40,18 +33,10 @@ int run_teleport(const TeleportConfig& config) {
   }
   ServiceSet services{io, config, auth.get(), {}};
   if (config.proxy.enabled) {
-#ifdef TP_HAVE_PROXY
     if (auto s = start_proxy_service(services); !s.ok()) return fail(s.error());
-#else
-    return fail(invalid_argument("proxy_service: this build has no Proxy Service"));
-#endif
   }
   if (config.db.enabled) {
-#ifdef TP_HAVE_DB
     if (auto s = start_db_service(services); !s.ok()) return fail(s.error());
-#else
-    return fail(invalid_argument("db_service: this build has no Database Service"));
-#endif
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int sig) {
