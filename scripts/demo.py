@@ -28,7 +28,7 @@ from fixtures.mariadb_server import MariaDBServer  # noqa: E402
 from fixtures.postgres_server import PostgresServer, hba_pam, hba_password  # noqa: E402
 from fixtures.rds_pam import RdsPam  # noqa: E402
 
-BIN = Path(os.environ.get("TP_BIN_DIR", ROOT / "build" / "bin"))
+BIN = Path(os.environ.get("TP_BIN_DIR", ROOT / "build" / "bin")).resolve()
 
 
 def free_port():
@@ -151,7 +151,10 @@ The demo cluster is running (logs: {work / 'teleport.log'}).
   tctl -c {config} audit events
 
 Press Ctrl+C to stop the demo and remove everything it started.""", flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
     finally:
         print("\ndemo: stopping", flush=True)
         for item in reversed(started):
@@ -168,6 +171,10 @@ Press Ctrl+C to stop the demo and remove everything it started.""", flush=True)
         subprocess.run(["rm", "-rf", str(work)])
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGTERM, _stop)
     main()

@@ -1,5 +1,8 @@
 #include "cli/teleport/process.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
@@ -24,6 +27,12 @@ int fail(const Error& e) {
 
 int run_teleport(const TeleportConfig& config) {
   log::init(log::parse_level(to_lower(config.log_severity)), config.log_format == "json");
+  // A parent may have left SIGINT/SIGTERM blocked; a daemon must still hear them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   boost::asio::io_context io;
   std::unique_ptr<AuthService> auth;
   if (config.auth.enabled) {
