@@ -11,6 +11,23 @@ namespace tp::db {
 namespace ssl = boost::asio::ssl;
 
 namespace {
+// Remembers, per connection, that the database's own certificate has no
+// subjectAltName: after a failed handshake the peer certificate is gone.
+int legacy_cn_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int note_legacy_cn(int preverify_ok, X509_STORE_CTX* store) {
+  if (!preverify_ok && X509_STORE_CTX_get_error_depth(store) == 0) {
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (cert && ssl && X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) < 0)
+      SSL_set_ex_data(ssl, legacy_cn_index(), reinterpret_cast<void*>(1));
+  }
+  return preverify_ok;
+}
+
 bool is_ip(const std::string& host) {
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
@@ -47,6 +64,7 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::for_database(const Database& d
 }
 
 Status UpstreamTls::prepare(SSL* ssl) const {
+  if (mode_ != "insecure") SSL_set_verify(ssl, SSL_VERIFY_PEER, note_legacy_cn);
   if (!sni_.empty() && SSL_set_tlsext_host_name(ssl, sni_.c_str()) != 1)
     return internal_error("setting TLS server name " + sni_);
   if (!verify_name_.empty()) {
@@ -63,6 +81,13 @@ std::string UpstreamTls::describe_failure(SSL* ssl, const std::string& fallback)
   long verify = SSL_get_verify_result(ssl);
   if (verify == X509_V_OK || mode_ == "insecure") return fallback;
   std::string why = X509_verify_cert_error_string(verify);
+  if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    // RDS databases created before 28 July 2020 present certificates with a Common Name only.
+    if (SSL_get_ex_data(ssl, legacy_cn_index()) != nullptr)
+      return "x509: certificate relies on legacy Common Name field, use SANs instead: database \"" + db_name_ +
+             "\" presents a certificate without subjectAltName, as RDS databases created before July 28, 2020 "
+             "do; rotate the database's SSL/TLS certificate (AWS documents how) or set tls.mode: verify-ca";
+  }
   if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
     return "the database's certificate is not valid for \"" + verify_name_ + "\" (" + why +
            "); set tls.server_name for database \"" + db_name_ + "\" to a name in the certificate";
