@@ -13,6 +13,7 @@
 #include "crypto/keys.h"
 #include "db/agent_context.h"
 #include "db/auth_access.h"
+#include "db/mysql/engine.h"
 #include "db/postgres/engine.h"
 #include "service/auth_service.h"
 #include "service/service_set.h"
@@ -211,6 +212,7 @@ Status DatabaseService::build(ServiceSet& services) {
                                                       *p.roles, *p.audit, *p.credentials, p.upstream_tls,
                                                       p.sessions, p.blocking});
   p.engines["postgres"] = std::make_unique<PostgresEngine>(*p.ctx);
+  p.engines["mysql"] = std::make_unique<MysqlEngine>(*p.ctx);
 
   // Where to dial the tunnel: the configured proxy, or this process's own.
   tunnel::TunnelAgentConfig& t = p.tunnel_config;

@@ -3,12 +3,12 @@
 #include <set>
 
 #include "common/log.h"
-#include "proxy/internal/frontends.h"
-#include "proxy/internal/streams.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/handshake.h"
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/response.h"
+#include "proxy/internal/frontends.h"
+#include "proxy/internal/streams.h"
 
 namespace tp::proxy {
 
@@ -29,11 +29,12 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // extensions (CLIENT_MYSQL set).
 constexpr uint64_t kGreetingCapabilities =
     m::CLIENT_LONG_PASSWORD | m::CLIENT_FOUND_ROWS | m::CLIENT_LONG_FLAG | m::CLIENT_CONNECT_WITH_DB |
-    m::CLIENT_NO_SCHEMA | m::CLIENT_ODBC | m::CLIENT_LOCAL_FILES | m::CLIENT_IGNORE_SPACE | m::CLIENT_PROTOCOL_41 |
-    m::CLIENT_INTERACTIVE | m::CLIENT_SSL | m::CLIENT_IGNORE_SIGPIPE | m::CLIENT_TRANSACTIONS |
-    m::CLIENT_SECURE_CONNECTION | m::CLIENT_MULTI_STATEMENTS | m::CLIENT_MULTI_RESULTS | m::CLIENT_PS_MULTI_RESULTS |
-    m::CLIENT_PLUGIN_AUTH | m::CLIENT_CONNECT_ATTRS | m::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-    m::CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS | m::CLIENT_SESSION_TRACK | m::CLIENT_DEPRECATE_EOF;
+    m::CLIENT_NO_SCHEMA | m::CLIENT_ODBC | m::CLIENT_LOCAL_FILES | m::CLIENT_IGNORE_SPACE |
+    m::CLIENT_PROTOCOL_41 | m::CLIENT_INTERACTIVE | m::CLIENT_SSL | m::CLIENT_IGNORE_SIGPIPE |
+    m::CLIENT_TRANSACTIONS | m::CLIENT_SECURE_CONNECTION | m::CLIENT_MULTI_STATEMENTS |
+    m::CLIENT_MULTI_RESULTS | m::CLIENT_PS_MULTI_RESULTS | m::CLIENT_PLUGIN_AUTH | m::CLIENT_CONNECT_ATTRS |
+    m::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | m::CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS |
+    m::CLIENT_SESSION_TRACK | m::CLIENT_DEPRECATE_EOF;
 
 // Connection-phase packets are small.
 constexpr size_t kMaxLoginPacket = 64 * 1024;
@@ -41,7 +42,8 @@ constexpr size_t kMaxLoginPacket = 64 * 1024;
 Error tls_required() {
   return unauthenticated(
       "this Teleport proxy accepts MySQL clients only over TLS with a database certificate: run "
-      "'tsh db login <database>' and connect with 'tsh db connect <database>', or with the --ssl-ca, --ssl-cert "
+      "'tsh db login <database>' and connect with 'tsh db connect <database>', or with the --ssl-ca, "
+      "--ssl-cert "
       "and --ssl-key options 'tsh db config <database>' prints");
 }
 
@@ -53,7 +55,10 @@ m::ErrPacket err_packet(const Error& error) {
     err.error_code = 1045;  // ER_ACCESS_DENIED_ERROR
     err.sql_state = "28000";
   } else if (error.code == ErrorCode::kUnavailable) {
-    err.error_code = 2003;  // CR_CONN_HOST_ERROR: "Can't connect to MySQL server"
+    // Not 2003 (CR_CONN_HOST_ERROR): libmariadb reports a server ERR with a client-library code
+    // (2000-2999) as "malformed packet" instead of showing our message.
+    err.error_code = 1105;    // ER_UNKNOWN_ERROR
+    err.sql_state = "08S01";  // communication link failure
   } else {
     err.error_code = 1105;  // ER_UNKNOWN_ERROR
   }
@@ -64,23 +69,24 @@ std::string encode_error(const Error& error, uint64_t capabilities, uint8_t sequ
   return m::encode_packet(m::encode_err_packet(err_packet(error), capabilities), sequence_id);
 }
 
-// Reads one packet (its wire bytes) from the front of `buffer`, reading more as needed.
+// Reads exactly one packet and returns its wire bytes. Exactly: a client starts its TLS
+// handshake right after the SSLRequest without waiting for an answer, so bytes past the packet
+// belong to TLS and must stay in the socket.
 template <class Stream>
-asio::awaitable<Result<std::string>> read_packet(Stream& stream, std::string& buffer) {
-  std::array<char, 4096> chunk;
-  while (true) {
-    m::PacketFramer framer(kMaxLoginPacket);
-    auto step = framer.next(buffer);
-    if (!step.ok()) co_return step.error().wrap("MySQL client handshake");
-    if (step->packet) {
-      std::string wire = buffer.substr(0, step->consumed);
-      buffer.erase(0, step->consumed);
-      co_return wire;
-    }
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kTuple);
-    if (ec) co_return unavailable("the MySQL client closed the connection during the handshake");
-    buffer.append(chunk.data(), n);
-  }
+asio::awaitable<Result<std::string>> read_packet(Stream& stream) {
+  std::string wire(m::kPacketHeaderSize, '\0');
+  auto [ec, n] = co_await asio::async_read(stream, asio::buffer(wire), kTuple);
+  if (ec) co_return unavailable("the MySQL client closed the connection during the handshake");
+  const size_t length = static_cast<uint8_t>(wire[0]) | (static_cast<uint8_t>(wire[1]) << 8) |
+                        (static_cast<size_t>(static_cast<uint8_t>(wire[2])) << 16);
+  if (length > kMaxLoginPacket)
+    co_return invalid_argument("MySQL client handshake packet of " + std::to_string(length) +
+                               " bytes is too large");
+  wire.resize(m::kPacketHeaderSize + length);
+  auto [ec2, n2] =
+      co_await asio::async_read(stream, asio::buffer(wire.data() + m::kPacketHeaderSize, length), kTuple);
+  if (ec2) co_return unavailable("the MySQL client closed the connection during the handshake");
+  co_return wire;
 }
 
 using Accepted = std::optional<std::pair<std::unique_ptr<net::TlsStream>, MysqlClientLogin>>;
@@ -88,7 +94,8 @@ using Accepted = std::optional<std::pair<std::unique_ptr<net::TlsStream>, MysqlC
 // The connection phase up to the client's HandshakeResponse41; nullopt when the client was
 // refused (and told why) or went away.
 asio::awaitable<Accepted> connection_phase(net::tcp::socket& socket, asio::ssl::context& tls,
-                                           const MysqlFrontendOptions& options, const std::string& client_addr) {
+                                           const MysqlFrontendOptions& options,
+                                           const std::string& client_addr) {
   Rng& rng = options.rng ? *options.rng : crypto_rng();
   m::HandshakeV10 greeting;
   greeting.server_version =
@@ -106,21 +113,13 @@ asio::awaitable<Accepted> connection_phase(net::tcp::socket& socket, asio::ssl::
   const std::string greeting_wire = m::encode_packet(*greeting_payload, 0);
   if (!co_await write_all(socket, greeting_wire)) co_return std::nullopt;
 
-  std::string buffer;
-  auto first = co_await read_packet(socket, buffer);
+  auto first = co_await read_packet(socket);
   if (!first.ok()) co_return std::nullopt;
   std::string_view first_payload = std::string_view(*first).substr(m::kPacketHeaderSize);
   const uint8_t first_id = static_cast<uint8_t>((*first)[3]);
   if (!m::is_ssl_request(first_payload)) {
     // A client without TLS sent its HandshakeResponse41 in the clear.
     co_await send_and_close(socket, encode_error(tls_required(), m::CLIENT_PROTOCOL_41, first_id + 1));
-    co_return std::nullopt;
-  }
-  if (!buffer.empty()) {
-    // Bytes sent before the TLS handshake would be read as if they had come over TLS.
-    co_await send_and_close(socket, encode_error(invalid_argument("protocol violation: data after SSLRequest "
-                                                                  "before the TLS handshake"),
-                                                 m::CLIENT_PROTOCOL_41, first_id + 1));
     co_return std::nullopt;
   }
 
@@ -133,25 +132,21 @@ asio::awaitable<Accepted> connection_phase(net::tcp::socket& socket, asio::ssl::
   login.client_addr = client_addr;
   login.peer = options.verify_peer ? options.verify_peer(stream->native_handle()) : PeerCert{};
 
-  auto response_wire = co_await read_packet(*stream, buffer);
+  auto response_wire = co_await read_packet(*stream);
   if (!response_wire.ok()) co_return std::nullopt;
   const uint8_t response_id = static_cast<uint8_t>((*response_wire)[3]);
   login.next_sequence_id = static_cast<uint8_t>(response_id + 1);
-  auto response = m::parse_handshake_response41(std::string_view(*response_wire).substr(m::kPacketHeaderSize));
+  auto response =
+      m::parse_handshake_response41(std::string_view(*response_wire).substr(m::kPacketHeaderSize));
   if (!response.ok()) {
-    co_await send_and_close(*stream, encode_error(response.error(), m::CLIENT_PROTOCOL_41, login.next_sequence_id));
+    co_await send_and_close(*stream,
+                            encode_error(response.error(), m::CLIENT_PROTOCOL_41, login.next_sequence_id));
     co_return std::nullopt;
   }
   login.username = response->username;
   login.database = response->database;
   login.capabilities = greeting.capabilities & response->capabilities;
   login.handoff = greeting_wire + *response_wire;
-  if (!buffer.empty()) {
-    // The client waits for our answer before its first command; anything else is out of sync.
-    co_await send_and_close(*stream, encode_login_error(login, invalid_argument("protocol violation: data after "
-                                                                                "the handshake response")));
-    co_return std::nullopt;
-  }
   if (auto user = require_user(login.peer); !user.ok()) {
     log::info("proxy", "mysql client refused", {{"client", client_addr}, {"error", user.error().message}});
     co_await send_and_close(*stream, encode_login_error(login, user.error()));
@@ -203,21 +198,21 @@ asio::awaitable<void> serve_mysql_native(std::shared_ptr<ProxyState> state, net:
   options.verify_peer = [state](SSL* ssl) { return state->verify_peer(ssl); };
   options.rng = &state->rng;
   MysqlRoute route = [state](net::TlsStream& client, MysqlClientLogin login) -> asio::awaitable<void> {
-        std::string session_id;
-        auto agent = co_await open_database_stream(*state, login.peer, "mysql", login.handoff, login.client_addr,
-                                                   session_id);
-        if (!agent.ok()) {
-          log::info("proxy", "database connection refused",
-                    {{"protocol", "mysql"}, {"client", login.client_addr}, {"error", agent.error().message}});
-          co_await send_and_close(client, encode_login_error(login, agent.error()));
-          co_return;
-        }
-        co_await relay(client, **agent);
-        log::debug("proxy", "database session relay ended",
-                   {{"session_id", session_id}, {"client", login.client_addr}});
-        co_await close_stream(**agent);
-        co_await close_stream(client);
-      };
+    std::string session_id;
+    auto agent = co_await open_database_stream(*state, login.peer, "mysql", login.handoff, login.client_addr,
+                                               session_id);
+    if (!agent.ok()) {
+      log::info("proxy", "database connection refused",
+                {{"protocol", "mysql"}, {"client", login.client_addr}, {"error", agent.error().message}});
+      co_await send_and_close(client, encode_login_error(login, agent.error()));
+      co_return;
+    }
+    co_await relay(client, **agent);
+    log::debug("proxy", "database session relay ended",
+               {{"session_id", session_id}, {"client", login.client_addr}});
+    co_await close_stream(**agent);
+    co_await close_stream(client);
+  };
   co_await serve_mysql_client(std::move(socket), *ctx, std::move(options), std::move(route));
 }
 

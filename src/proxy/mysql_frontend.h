@@ -43,29 +43,30 @@ std::string greeting_server_version(const std::vector<DatabaseServer>& servers);
 
 // What the front end learned from a client that completed the connection phase.
 struct MysqlClientLogin {
-  PeerCert peer;                  // the client certificate, verified
+  PeerCert peer;  // the client certificate, verified
   std::string client_addr;
-  std::string username;           // HandshakeResponse41: the database user it asks for
-  std::string database;           // and the database ("" for none)
-  uint64_t capabilities = 0;      // negotiated: the greeting's & the response's
-  uint8_t next_sequence_id = 0;   // of the answer to the response (3)
-  std::string handoff;            // the dial's initial data for the agent (see above)
+  std::string username;          // HandshakeResponse41: the database user it asks for
+  std::string database;          // and the database ("" for none)
+  uint64_t capabilities = 0;     // negotiated: the greeting's & the response's
+  uint8_t next_sequence_id = 0;  // of the answer to the response (3)
+  std::string handoff;           // the dial's initial data for the agent (see above)
 };
 
 // The ERR_Packet the proxy answers the response with when it cannot route the client (no agent
 // serves the database, the certificate is for another protocol, ...): 1045 / 28000 for identity
-// problems, 2003 / HY000 ("Can't connect") when no agent answers, 1105 / HY000 otherwise.
+// problems, 1105 / 08S01 when no agent answers, 1105 / HY000 otherwise.
 std::string encode_login_error(const MysqlClientLogin& login, const Error& error);
 
 // Routes a client that completed the connection phase: typically, dial an agent with
 // `login.handoff` as initial data and relay; on failure answer with encode_login_error.
-using MysqlRoute = std::function<boost::asio::awaitable<void>(net::TlsStream& client, MysqlClientLogin login)>;
+using MysqlRoute =
+    std::function<boost::asio::awaitable<void>(net::TlsStream& client, MysqlClientLogin login)>;
 
 struct MysqlFrontendOptions {
   std::string server_version;  // "" for kDefaultMysqlServerVersion
   // Verifies the client certificate of the established TLS connection (proxy/peer_cert.h).
   std::function<PeerCert(SSL*)> verify_peer;
-  Rng* rng = nullptr;  // scramble and connection id; null uses crypto_rng()
+  Rng* rng = nullptr;                        // scramble and connection id; null uses crypto_rng()
   std::chrono::milliseconds timeout{30000};  // for the whole connection phase
 };
 
