@@ -1,4 +1,4 @@
-"""Issue 6, end to end: the guide's flow against an emulated RDS PostgreSQL. The database server
+"""Issue 6, end to end: the guide's flow against an emulated RDS PostgreSQL and RDS MariaDB. The database server
 verifies IAM auth tokens through PAM the way RDS does (signature recomputed with botocore, DBUser,
 expiry, region), and the agent's AWS credentials come, case by case, from the environment, a
 profile file with AWS_PROFILE, web identity (EKS IRSA), EC2 instance metadata (IMDSv2) and
@@ -6,18 +6,22 @@ assume_role_arn. RDS metadata comes from the local AWS API double, which turns I
 agent calls ModifyDBInstance."""
 import json
 import re
+import subprocess
 
 import pytest
 
 from conftest import Cluster, Process, binary, free_port
 from fixtures import certs, proc
 from fixtures.aws_double import AwsDouble
+from fixtures.mariadb_server import MariaDBServer
 from fixtures.postgres_server import PostgresServer, hba_pam, hba_password
 from fixtures.rds_pam import RdsPam
 from test_db_postgres import login_user, psql
 
 DB = "rds-pg"
 INSTANCE = "rds-pg-1"
+MARIA_DB = "rds-maria"
+MARIA_INSTANCE = "rds-maria-1"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def world(tmp_path_factory):
     if not proc.is_root():
         pytest.skip("the RDS emulation needs root (PAM service, database system users)")
     tmp = tmp_path_factory.mktemp("rds-iam")
-    for sub in ("pki", "aws", "pam", "pg"):
+    for sub in ("pki", "aws", "pam", "pg", "maria"):
         (tmp / sub).mkdir()
     pki = certs.make_pki(tmp / "pki")
     aws = AwsDouble(tmp / "aws").start()
@@ -35,11 +39,17 @@ def world(tmp_path_factory):
     pg.create_user("iam_alice", pam=True)
     aws.add_db_instance(INSTANCE, engine="postgres", address="127.0.0.1", port=pg.port, iam_auth=False,
                         tags={"team": "payments"})
+    maria = MariaDBServer(tmp / "maria", pki.server_cert, pki.server_key, ca=pki.ca_cert).start()
+    maria.create_user("iam_alice", pam_service=pam.service)
+    aws.add_db_instance(MARIA_INSTANCE, engine="mariadb", engine_version="10.11.6", address="127.0.0.1",
+                        port=maria.port, iam_auth=True)
     (tmp / "cluster").mkdir()
     cluster = Cluster(tmp / "cluster", proxy=True).start()
     tsh = login_user(cluster, tmp / "tsh", db_users="iam_alice", db_names="postgres")
-    yield {"tmp": tmp, "pki": pki, "aws": aws, "pam": pam, "pg": pg, "cluster": cluster, "tsh": tsh}
+    yield {"tmp": tmp, "pki": pki, "aws": aws, "pam": pam, "pg": pg, "maria": maria, "cluster": cluster,
+           "tsh": tsh}
     cluster.stop()
+    maria.stop()
     pg.stop()
     pam.remove()
     aws.stop()
@@ -68,6 +78,13 @@ db_service:
       region: {aws.region}{role}
       rds: {{instance_id: {INSTANCE}}}
     tls: {{ca_cert_file: {pki.ca_cert}}}
+  - name: {MARIA_DB}
+    protocol: mysql
+    uri: 127.0.0.1:{world['maria'].port}
+    aws:
+      region: {aws.region}{role}
+      rds: {{instance_id: {MARIA_INSTANCE}}}
+    tls: {{ca_cert_file: {pki.ca_cert}}}
 """)
     full_env = {**aws.env(), "HOME": str(d), "AWS_EC2_METADATA_DISABLED": "true", **env}
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -89,6 +106,12 @@ def connect(world):
     return psql(env, "select current_user", check=False)
 
 
+def connect_mariadb(world):
+    tsh = world["tsh"]
+    return tsh("db", "connect", MARIA_DB, "--db-user=iam_alice", "--db-name=", input="select current_user();\n",
+               check=False, timeout=60)
+
+
 def run_case(world, name, env, assume_role_arn=None, while_running=None):
     agent = start_agent(world, name, env, assume_role_arn)
     try:
@@ -99,6 +122,10 @@ def run_case(world, name, env, assume_role_arn=None, while_running=None):
         assert r.stdout.strip() == "iam_alice"
         last = world["pam"].last(user="iam_alice")
         assert last["result"] == "accept", last
+        # The same credentials reach the emulated RDS MariaDB through mysql_clear_password.
+        m = connect_mariadb(world)
+        assert m.returncode == 0 and "iam_alice@" in m.stdout, f"{m.stdout}{m.stderr}\n{agent.output()}"
+        assert world["pam"].last(user="iam_alice")["result"] == "accept"
         return agent.output()
     finally:
         agent.stop()
