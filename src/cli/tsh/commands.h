@@ -50,5 +50,8 @@ struct ProxyDbOptions {
   bool tunnel = false;
 };
 int cmd_proxy_db(const GlobalOptions& g, const ProxyDbOptions& o);
+// Logs in to the database when there is no valid certificate for it or the
+// requested db user / db name differ from the certificate's route.
+Status ensure_db_certificate(const GlobalOptions& g, const DbOptions& o);
 
 }  // namespace tp::tsh

@@ -303,28 +303,36 @@ int cmd_db_env(const GlobalOptions&, const DbOptions& o) {
   return 0;
 }
 
-int cmd_db_connect(const GlobalOptions& g, const DbOptions& o) {
+Status ensure_db_certificate(const GlobalOptions& g, const DbOptions& o) {
   auto s = open_session();
-  if (!s.ok()) return fail(s.error());
+  if (!s.ok()) return s.error();
   auto name = pick_database(*s, o.name);
-  if (!name.ok()) return fail(name.error());
+  if (!name.ok()) return name.error();
   // Log in to the database first when there is no certificate, it expired, or the route differs.
   auto cert = load_db_certificate(s->store, s->profile, *name);
   bool relogin = !cert.ok() || !cert->identity.route || cert->identity.expires <= system_clock().now() ||
                  (!o.db_user.empty() && o.db_user != cert->identity.route->username) ||
                  (o.db_name_given && o.db_name != cert->identity.route->database);
-  if (relogin) {
-    std::string user = o.db_user, db = o.db_name;
-    bool db_given = o.db_name_given;
-    if (cert.ok() && cert->identity.route) {
-      if (user.empty()) user = cert->identity.route->username;
-      if (!db_given) {
-        db = cert->identity.route->database;
-        db_given = true;
-      }
+  if (!relogin) return {};
+  std::string user = o.db_user, db = o.db_name;
+  bool db_given = o.db_name_given;
+  if (cert.ok() && cert->identity.route) {
+    if (user.empty()) user = cert->identity.route->username;
+    if (!db_given) {
+      db = cert->identity.route->database;
+      db_given = true;
     }
-    if (auto r = db_login(g, *s, *name, user, db, db_given); !r.ok()) return fail(r.error());
   }
+  if (auto r = db_login(g, *s, *name, user, db, db_given); !r.ok()) return r.error();
+  return {};
+}
+
+int cmd_db_connect(const GlobalOptions& g, const DbOptions& o) {
+  if (auto ensured = ensure_db_certificate(g, o); !ensured.ok()) return fail(ensured.error());
+  auto s = open_session();
+  if (!s.ok()) return fail(s.error());
+  auto name = pick_database(*s, o.name);
+  if (!name.ok()) return fail(name.error());
   auto info = connection_info(*s, *name);
   if (!info.ok()) return fail(info.error());
   if (info->native) {

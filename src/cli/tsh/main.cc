@@ -76,7 +76,13 @@ int main(int argc, char** argv) {
   proxy_db->add_option("name", pdb.db.name, "Database name")->required();
   proxy_db->add_option("--port", pdb.port, "Local port (default: any free port)");
   proxy_db->add_flag("--tunnel", pdb.tunnel, "Present the certificate for the client, which connects without TLS");
-  proxy_db->callback([&] { rc = cmd_proxy_db(g, pdb); });
+  proxy_db->add_option("--db-user", pdb.db.db_user, "Database user (logs in to the database first)");
+  auto* proxy_db_name =
+      proxy_db->add_option("--db-name", pdb.db.db_name, "Logical database (logs in to the database first)")->expected(0, 1);
+  proxy_db->callback([&] {
+    pdb.db.db_name_given = proxy_db_name->count() > 0;
+    rc = cmd_proxy_db(g, pdb);
+  });
 
   CLI11_PARSE(app, argc, argv);
   return rc;

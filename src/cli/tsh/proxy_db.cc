@@ -61,6 +61,9 @@ int cmd_proxy_db(const GlobalOptions& g, const ProxyDbOptions& o) {
   auto profile = store.current();
   if (!profile.ok()) return fail(profile.error());
   if (o.port < 0 || o.port > 65535) return fail(invalid_argument("--port: 0-65535"));
+  if (!o.db.db_user.empty() || o.db.db_name_given) {
+    if (auto ensured = ensure_db_certificate(g, o.db); !ensured.ok()) return fail(ensured.error());
+  }
   auto cert = load_db_certificate(store, *profile, o.db.name);
   if (!cert.ok()) return fail(cert.error());
   if (!cert->identity.route) return fail(invalid_argument(cert->path + " is not a database certificate"));
