@@ -118,4 +118,22 @@ std::string expired_session_message(const SessionInfo& s) {
          s.db.name + "'";
 }
 
+const char* relay_end_name(RelayEnd end) {
+  switch (end) {
+    case RelayEnd::kClientClosed:
+      return "client closed";
+    case RelayEnd::kServerClosed:
+      return "server closed";
+    case RelayEnd::kCertificateExpired:
+      return "certificate expired";
+    case RelayEnd::kShutdown:
+      return "agent shutting down";
+    case RelayEnd::kClientProtocolError:
+      return "client protocol error";
+    case RelayEnd::kServerProtocolError:
+      return "server protocol error";
+  }
+  return "unknown";
+}
+
 }  // namespace tp::db

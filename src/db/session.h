@@ -48,6 +48,17 @@ nlohmann::json session_end_event(const SessionInfo& session, TimePoint started, 
 nlohmann::json session_query_event(const SessionInfo& session, std::string_view query,
                                    const std::vector<std::string>& parameters, TimePoint now);
 
+// Why a relay ended, in the words the session.end log line uses.
+enum class RelayEnd {
+  kClientClosed,
+  kServerClosed,
+  kCertificateExpired,
+  kShutdown,
+  kClientProtocolError,
+  kServerProtocolError,
+};
+const char* relay_end_name(RelayEnd end);
+
 // What the client is told when its certificate expires mid-session.
 std::string expired_session_message(const SessionInfo& session);
 

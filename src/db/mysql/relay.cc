@@ -142,24 +142,6 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
 
 }  // namespace
 
-const char* relay_end_name(RelayEnd end) {
-  switch (end) {
-    case RelayEnd::kClientClosed:
-      return "client closed";
-    case RelayEnd::kServerClosed:
-      return "server closed";
-    case RelayEnd::kCertificateExpired:
-      return "certificate expired";
-    case RelayEnd::kShutdown:
-      return "agent shutting down";
-    case RelayEnd::kClientProtocolError:
-      return "client protocol error";
-    case RelayEnd::kServerProtocolError:
-      return "server protocol error";
-  }
-  return "unknown";
-}
-
 asio::awaitable<RelayEnd> relay(RelayParts parts) {
   // No co_await inside the initializer: GCC 12 destroys temporaries of such an initializer too early.
   const asio::any_io_executor executor = co_await asio::this_coro::executor;

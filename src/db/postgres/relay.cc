@@ -92,24 +92,6 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
 
 }  // namespace
 
-const char* relay_end_name(RelayEnd end) {
-  switch (end) {
-    case RelayEnd::kClientClosed:
-      return "client closed";
-    case RelayEnd::kServerClosed:
-      return "server closed";
-    case RelayEnd::kCertificateExpired:
-      return "certificate expired";
-    case RelayEnd::kShutdown:
-      return "agent shutting down";
-    case RelayEnd::kClientProtocolError:
-      return "client protocol error";
-    case RelayEnd::kServerProtocolError:
-      return "server protocol error";
-  }
-  return "unknown";
-}
-
 asio::awaitable<RelayEnd> relay(ClientConn& client, net::TlsStream& upstream, std::string upstream_pending,
                                 internal::SessionDeadline& deadline, QueryAuditor& auditor) {
   auto outcome = co_await (client_to_server(client, upstream, auditor) ||

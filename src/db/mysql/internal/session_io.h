@@ -14,6 +14,7 @@
 #include <string_view>
 #include <variant>
 
+#include "db/session.h"
 #include "common/result.h"
 #include "db/internal/session_deadline.h"
 #include "db/mysql/query_auditor.h"
@@ -106,15 +107,7 @@ asio::awaitable<std::variant<UpstreamSession, UpstreamFailure>> connect_upstream
 
 // ---- the relay (relay.cc) ----
 
-enum class RelayEnd {
-  kClientClosed,
-  kServerClosed,
-  kCertificateExpired,
-  kShutdown,
-  kClientProtocolError,
-  kServerProtocolError,
-};
-const char* relay_end_name(RelayEnd end);
+// RelayEnd and relay_end_name: src/db/session.h (shared by the engines).
 
 // Checks a COM_INIT_DB / USE target against the session's roles; an error is the refusal.
 using DatabaseCheck = std::function<Status(const std::string& database)>;

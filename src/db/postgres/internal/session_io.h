@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "db/session.h"
 #include "common/result.h"
 #include "common/rng.h"
 #include "db/internal/session_deadline.h"
@@ -72,15 +73,7 @@ boost::asio::awaitable<std::variant<UpstreamSession, UpstreamFailure>> connect_u
 // server reads it before any TLS or authentication).
 boost::asio::awaitable<Status> send_cancel(const CancelTarget& target);
 
-enum class RelayEnd {
-  kClientClosed,
-  kServerClosed,
-  kCertificateExpired,
-  kShutdown,
-  kClientProtocolError,
-  kServerProtocolError,
-};
-const char* relay_end_name(RelayEnd end);
+// RelayEnd and relay_end_name: src/db/session.h (shared by the engines).
 
 // Copies bytes both ways until one side closes or the deadline comes; client
 // messages pass through the decoder for the auditor, server bytes are copied
