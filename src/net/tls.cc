@@ -33,6 +33,13 @@ std::string encode_alpn(const std::vector<std::string>& protos) {
   return wire;
 }
 
+void free_alpn_wire(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+int alpn_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_alpn_wire);
+  return index;
+}
+
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void* arg) {
   const auto* wire = static_cast<const std::string*>(arg);
@@ -73,9 +80,10 @@ Result<ssl::context> make_server_context(const TlsServerConfig& config) {
     SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_TICKET);
   }
   if (!config.alpn.empty()) {
-    // The wire list must outlive the context: park it in the context's ex_data-free slot by leaking
-    // one small string per context (contexts live for the process lifetime).
+    // The wire list must live as long as the context: it is kept in the context's ex_data, whose
+    // free callback deletes it when OpenSSL frees the context.
     auto* wire = new std::string(encode_alpn(config.alpn));
+    SSL_CTX_set_ex_data(ctx.native_handle(), alpn_ex_index(), wire);
     SSL_CTX_set_alpn_select_cb(ctx.native_handle(), select_alpn, wire);
   }
   return ctx;
