@@ -1,0 +1,191 @@
+"""The machine the benchmark runs on: repository paths, the e2e fixtures on sys.path, process
+statistics read from /proc, tool versions and the load of the box (other helpers may be compiling).
+"""
+import os
+import re
+import resource
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def raise_fd_limit(wanted=16384):
+    """1 000 idle sessions need ~1 000 fds in the client and 2 000+ in every proxy; children
+    inherit this limit, so raise it before starting anything."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(max(soft, wanted), hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def cpu_seconds(pid):
+    """utime + stime of a whole process (all its threads), from /proc/<pid>/stat."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may contain spaces; fields after the closing ')' are fixed.
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid):
+    """Resident set size in KiB (VmRSS, /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def total_cpu(pids):
+    return sum(cpu_seconds(p) for p in pids)
+
+
+def total_rss(pids):
+    return sum(rss_kib(p) for p in pids)
+
+
+def loadavg():
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def _proc_table():
+    """{pid: (comm, ppid, own cpu ticks, reaped children's cpu ticks)} for every process."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        f = text[text.rindex(")") + 2:].split()
+        table[int(entry.name)] = (comm, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+    return table
+
+
+def _busy_ticks():
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]  # user nice system irq softirq steal
+
+
+class LoadMonitor(threading.Thread):
+    """Samples, every `interval` seconds, how much CPU the box spent outside this benchmark's
+    process tree (other helpers compiling, say): the machine's busy time from /proc/stat minus the
+    CPU of this process and all its descendants (their own time plus that of reaped children)."""
+
+    def __init__(self, interval=10.0):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples = []          # (time.monotonic(), CPUs used by others) per interval
+        self.by_command = {}       # comm -> CPU seconds of processes outside the tree
+        self._stop_event = threading.Event()
+
+    def _snapshot(self):
+        table = _proc_table()
+        children = {}
+        for pid, (_, ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = set(), [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            todo.extend(children.get(pid, []))
+        tree_ticks = sum(table[p][2] + table[p][3] for p in tree if p in table)
+        return time.monotonic(), _busy_ticks(), tree_ticks, table, tree
+
+    def run(self):
+        prev = self._snapshot()
+        while not self._stop_event.wait(self.interval):
+            cur = self._snapshot()
+            dt = cur[0] - prev[0]
+            others = ((cur[1] - prev[1]) - (cur[2] - prev[2])) / CLK_TCK / dt
+            self.samples.append((cur[0], max(0.0, others)))
+            for pid, (comm, _, ticks, _) in cur[3].items():
+                if pid in cur[4]:
+                    continue
+                before = prev[3].get(pid)
+                delta = ticks - before[2] if before and before[0] == comm else ticks
+                if delta > 0:
+                    self.by_command[comm] = self.by_command.get(comm, 0.0) + delta / CLK_TCK
+            prev = cur
+
+    def between(self, t0, t1):
+        """Average CPUs used by others in samples taken in [t0, t1 + interval]."""
+        vals = [v for t, v in self.samples if t0 <= t <= t1 + self.interval]
+        return sum(vals) / len(vals) if vals else None
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=self.interval + 5)
+
+    def summary(self):
+        if not self.samples:
+            return None
+        top = sorted(self.by_command.items(), key=lambda kv: -kv[1])[:6]
+        values = [v for _, v in self.samples]
+        return {"avg_cpus": sum(values) / len(values), "max_cpus": max(values),
+                "samples": len(self.samples), "interval_s": self.interval,
+                "top_commands_cpu_s": {k: round(v, 1) for k, v in top}}
+
+
+def _first_line(cmd):
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+    text = (cp.stdout or cp.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def tool_versions(bin_dir):
+    versions = {
+        "PostgreSQL": _first_line(["/usr/lib/postgresql/15/bin/postgres", "--version"]),
+        "pgbench": _first_line(["pgbench", "--version"]),
+        "PgBouncer": _first_line(["pgbouncer", "--version"]),
+        "HAProxy": _first_line(["haproxy", "-v"]),
+        "MariaDB": _first_line(["mariadbd", "--version"]),
+        "sysbench": _first_line(["sysbench", "--version"]),
+        "OpenSSL": _first_line(["openssl", "version"]),
+        "kernel": _first_line(["uname", "-sr"]),
+    }
+    teleport = Path(bin_dir) / "teleport"
+    if teleport.exists():
+        versions["project (teleport)"] = _first_line([str(teleport), "version"])
+        versions["project build"] = build_type(Path(bin_dir).parent)
+    versions["project commit"] = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    if dirty:
+        versions["project commit"] += " + uncommitted changes in src/"
+    return versions
+
+
+def build_type(build_dir):
+    cache = Path(build_dir) / "CMakeCache.txt"
+    if not cache.exists():
+        return "unknown"
+    m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache.read_text(), re.M)
+    return m.group(1) if m else "unknown"
+
+
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def require_tools(names):
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        raise SystemExit(f"bench: missing {', '.join(missing)}; install with "
+                         f"apt-get install pgbouncer haproxy sysbench gnuplot-nox postgresql-15")

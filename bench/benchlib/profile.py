@@ -1,0 +1,137 @@
+"""`bench/profile`: where the project's proxy and agent spend their CPU under one load, for the
+fix-and-measure loop the issue asks for when a target is missed.
+
+    bench/profile select      # pgbench -S -c 16 (steady-state queries)
+    bench/profile conn        # pgbench -C -S -c 8 (connection setup)
+    bench/profile copy        # one 256 MiB COPY ... TO STDOUT
+    bench/profile idle        # 200 idle sessions: RSS and heap growth per session
+
+It starts PostgreSQL and the project exactly as bench/run does, records `perf record --call-graph
+dwarf` of both processes during the load, and prints: CPU and context switches per unit of work,
+CPU by library, and the project's own functions by inclusive share. perf data stays in --out.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fixtures import certs
+
+from . import libpq
+from .env import ROOT, cpu_seconds, log, raise_fd_limit, rss_kib
+from .paths import BenchPostgres, pki_dir
+from .project import Project
+
+
+def ctx_switches(pid):
+    total = 0
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            for line in open(status):
+                if "ctxt_switches" in line:
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def perf_summary(data, top):
+    def report(*args):
+        cp = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "-g", "none", *args],
+                            capture_output=True, text=True, timeout=600)
+        return [ln for ln in cp.stdout.splitlines() if "%" in ln and not ln.startswith("#")]
+    by_dso = report("--no-children", "--sort", "dso")[:8]
+    own = [ln for ln in report("--children", "--sort", "symbol")
+           if re.search(r"\[\.\] (tp::|SSL_|PKCS5|X509_|PEM_|sqlite3_step|OSSL_DECODER)", ln)
+           and not re.search(r"tp::run_teleport|cmd_start", ln)][:top]
+    return by_dso, own
+
+
+def run_load(kind, path, seconds):
+    env = path.pg_env()
+    if kind == "select":
+        cp = subprocess.run(["pgbench", "-n", "-S", "-c", "16", "-j", "2", "-T", str(seconds)],
+                            env=env, capture_output=True, text=True, timeout=seconds + 120)
+        return int(re.search(r"processed: (\d+)", cp.stdout).group(1)), "transaction"
+    if kind == "conn":
+        cp = subprocess.run(["pgbench", "-n", "-C", "-S", "-c", "8", "-j", "2", "-T", str(seconds)],
+                            env=env, capture_output=True, text=True, timeout=seconds + 120)
+        return int(re.search(r"processed: (\d+)", cp.stdout).group(1)), "connection"
+    if kind == "copy":
+        rows = 256 * 1048576 // 1000
+        sql = f"COPY (SELECT repeat('x', 999) FROM generate_series(1, {rows})) TO STDOUT"
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], env=env,
+                       stdout=subprocess.DEVNULL, check=True, timeout=600)
+        return 256, "MiB"
+    raise ValueError(kind)
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="bench/profile", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("load", choices=["select", "conn", "copy", "idle"])
+    p.add_argument("--seconds", type=int, default=10, help="length of the select/conn load")
+    p.add_argument("--bin-dir", default=os.environ.get("TP_BIN_DIR", str(ROOT / "build-bench" / "bin")))
+    p.add_argument("--out", default=None, help="directory for the perf data (default: a temp dir)")
+    p.add_argument("--top", type=int, default=30, help="how many of the project's functions to list")
+    a = p.parse_args(argv)
+    raise_fd_limit()
+    work = Path(tempfile.mkdtemp(prefix="tp-profile-"))
+    os.chmod(work, 0o755)
+    out = Path(a.out or work / "perf")
+    out.mkdir(parents=True, exist_ok=True)
+    pki = certs.make_pki(pki_dir(work))
+    pg = BenchPostgres(work, pki, 400, 2, "pg-profile-pw").start()
+    project = None
+    try:
+        project = Project(work, a.bin_dir, pki, pg).start()
+        path = project.pg_native_path()
+        if a.load == "idle":
+            base = {r: rss_kib(pid) for r, pid in path.pids.items()}
+            idle = libpq.IdleSessions(path.params)
+            idle.open(200, time.monotonic() + 300)
+            time.sleep(2)
+            held = {r: rss_kib(pid) for r, pid in path.pids.items()}
+            idle.close()
+            for r in held:
+                print(f"{r}: {(held[r] - base[r]) / 200:.1f} KiB per idle session "
+                      f"({base[r] / 1024:.1f} -> {held[r] / 1024:.1f} MiB)")
+            return 0
+        run_load("select", path, 3)  # warm-up: tunnel pool, caches, allocator
+        perfs = {role: subprocess.Popen(
+            ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384", "-p", str(pid),
+             "-o", str(out / f"{a.load}-{role}.data")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for role, pid in path.pids.items()}
+        time.sleep(1)
+        c0 = {r: (cpu_seconds(pid), ctx_switches(pid)) for r, pid in path.pids.items()}
+        units, unit = run_load(a.load, path, a.seconds)
+        c1 = {r: (cpu_seconds(pid), ctx_switches(pid)) for r, pid in path.pids.items()}
+        for proc_ in perfs.values():
+            proc_.send_signal(2)
+            proc_.wait(timeout=300)
+        log(f"{a.load}: {units} {unit}s")
+        for role in path.pids:
+            cpu = c1[role][0] - c0[role][0]
+            ctx = c1[role][1] - c0[role][1]
+            print(f"\n=== {role}: {cpu * 1000.0 / units:.3f} ms CPU and {ctx / units:.2f} context "
+                  f"switches per {unit}")
+            by_dso, own = perf_summary(out / f"{a.load}-{role}.data", a.top)
+            print("CPU by library (self):")
+            print("\n".join("  " + ln.strip()[:150] for ln in by_dso))
+            print("project functions and crypto entry points (inclusive, self):")
+            print("\n".join("  " + ln.strip()[:170] for ln in own))
+        print(f"\nperf data: {out}")
+        return 0
+    finally:
+        if project is not None:
+            project.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
