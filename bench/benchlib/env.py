@@ -112,8 +112,11 @@ class LoadMonitor(threading.Thread):
             for pid, (comm, _, ticks, _) in cur[3].items():
                 if pid in cur[4]:
                     continue
+                if comm.startswith("kworker"):
+                    comm = "kworker"
                 before = prev[3].get(pid)
-                delta = ticks - before[2] if before and before[0] == comm else ticks
+                # Kernel workers rename themselves per work item: match on the pid, not the name.
+                delta = ticks - before[2] if before else ticks
                 if delta > 0:
                     self.by_command[comm] = self.by_command.get(comm, 0.0) + delta / CLK_TCK
             prev = cur

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from fixtures import proc
 
-from .env import log
 from .paths import BENCH_DB, BENCH_USER, PgPath
 
 TSH_USER = "benchuser"
