@@ -74,7 +74,8 @@ class TunnelServer {
   // (e.g. kNotFound for a database or cancel key it does not have).
   virtual boost::asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(
       const std::string& host_id, const DialRequest& request) = 0;
-  // Agents with at least one idle connection right now.
+  // Agents with an idle connection, or that added one recently (their pool may be drained by a
+  // burst of sessions; dial() then waits for replacements).
   virtual std::vector<std::string> connected_agents() const = 0;
 };
 

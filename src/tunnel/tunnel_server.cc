@@ -102,8 +102,12 @@ class PooledTunnelServer final : public TunnelServer,
   std::vector<std::string> connected_agents() const override {
     std::lock_guard lock(mu_);
     std::vector<std::string> out;
+    // A burst of sessions can drain an agent's idle pool for a moment: an agent whose pool was
+    // just emptied by dials (not by its connections closing) still counts, and dial() waits for
+    // the replacements it is already dialling.
+    const auto now = Clock::now();
     for (const auto& [host_id, agent] : agents_)
-      if (!agent.idle.empty()) out.push_back(host_id);
+      if (!agent.idle.empty() || now - agent.last_taken < kRecentlySeen) out.push_back(host_id);
     return out;
   }
 
@@ -111,6 +115,7 @@ class PooledTunnelServer final : public TunnelServer,
   struct Agent {
     std::deque<std::shared_ptr<IdleConnection>> idle;
     Clock::time_point last_added{};
+    Clock::time_point last_taken{};  // when dial() last took an idle connection
   };
 
   // The oldest idle connection, and whether the agent looks alive.
@@ -123,6 +128,7 @@ class PooledTunnelServer final : public TunnelServer,
     if (agent.idle.empty()) return {nullptr, live};
     auto entry = std::move(agent.idle.front());
     agent.idle.pop_front();
+    agent.last_taken = Clock::now();
     return {std::move(entry), true};
   }
 

@@ -528,3 +528,14 @@ def test_sigterm_unregisters_the_agents_database(tmp_path, pg, pki):
         assert "Database Service stopped" in e.agent.log()
     finally:
         e.close()
+
+
+def test_a_burst_of_new_sessions_all_connect(env):
+    # More simultaneous sessions than the agent keeps idle tunnel connections (4): the proxy waits
+    # for the replacements instead of answering "no Database Service".
+    procs = [subprocess.Popen(["psql", "-X", "-A", "-t", "-c", f"select {i}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=psql_env(env.pg_env)) for i in range(16)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    failures = [err for (out, err), p in zip(outs, procs) if p.returncode != 0]
+    assert not failures, failures[:3]
+    assert sorted(int(out.strip()) for out, _ in outs) == list(range(16))

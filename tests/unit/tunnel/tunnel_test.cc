@@ -206,6 +206,21 @@ TEST_F(TunnelTest, ABurstOfDialsWaitsForReplacementConnections) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(results[i].get(), "db=pg" + std::to_string(i) + ";data=;!");
 }
 
+TEST_F(TunnelTest, AnAgentDrainedByABurstStillCountsAsConnected) {
+  // The proxy picks agents from connected_agents(); a pool emptied by dials a moment ago must not
+  // make the agent look gone, or a burst of sessions fails with "no Database Service".
+  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  auto s = server();
+  auto run = [s, this]() -> asio::awaitable<bool> {
+    auto stream = co_await s->dial("agent-1", request_for("pg1"));
+    if (!stream.ok()) co_return false;
+    auto agents = s->connected_agents();  // the only idle connection is in use now
+    co_return std::find(agents.begin(), agents.end(), "agent-1") != agents.end();
+  };
+  EXPECT_TRUE(asio::co_spawn(asio::make_strand(io_), run(), asio::use_future).get());
+}
+
 TEST_F(TunnelTest, AStoppedAgentLeavesThePool) {
   auto agent = start_agent(echo_handler());
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
