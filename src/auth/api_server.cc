@@ -211,12 +211,16 @@ AuthApi::AuthApi(AuthServer& auth) : auth_(auth) {
     if (auto s = authorize(q, "event", "create"); !s.ok()) return HttpResponse::error(s.error());
     auto body = q.json();
     if (!body.ok()) return HttpResponse::error(body.error());
-    json list = body->is_array() ? *body : json::array({*body});
+    json list = body->is_array() ? std::move(*body) : json::array({std::move(*body)});
+    std::vector<json> batch;
+    batch.reserve(list.size());
     for (auto& e : list) {
-      if (q.peer->kind == IdentityKind::kHost) e["server_id"] = q.peer->username;
-      if (auto s = auth_.emit_event(e); !s.ok()) return HttpResponse::error(s.error());
+      if (e.is_object() && q.peer->kind == IdentityKind::kHost) e["server_id"] = q.peer->username;
+      batch.push_back(std::move(e));
     }
-    return HttpResponse::json({{"accepted", list.size()}});
+    size_t n = batch.size();
+    if (auto s = auth_.emit_events(std::move(batch)); !s.ok()) return HttpResponse::error(s.error());
+    return HttpResponse::json({{"accepted", n}});
   });
   r.add("GET", "/v1/events", [this](const HttpRequest& q, const Params&) {
     if (auto s = authorize(q, "event", "list"); !s.ok()) return HttpResponse::error(s.error());

@@ -516,21 +516,42 @@ Result<std::vector<DatabaseServer>> AuthServer::database_servers(const std::stri
 // ---- Audit ----------------------------------------------------------------
 
 Status AuthServer::emit_event(json event) {
-  if (!event.contains("event") || !event["event"].is_string()) return invalid_argument("event: missing type");
+  std::vector<json> one;
+  one.push_back(std::move(event));
+  return emit_events(std::move(one));
+}
+
+Status AuthServer::emit_events(std::vector<json> events) {
+  if (events.empty()) return {};
   auto now = clock_.now();
-  if (!event.contains("time")) event["time"] = format_rfc3339(now);
-  if (!event.contains("uid")) event["uid"] = rng_.hex(16);
-  bool success = event.value("success", true);
-  if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
-  if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
-  // Key orders by time, then by arrival: ranges come back chronologically.
-  static std::atomic<uint64_t> sequence{0};
-  char stamp[48];
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  std::snprintf(stamp, sizeof stamp, "%020lld-%012llu", static_cast<long long>(ns),
-                static_cast<unsigned long long>(sequence.fetch_add(1)));
-  std::string line = event.dump();
-  auto r = backend_->put({"/events/" + std::string(stamp) + "-" + event["uid"].get<std::string>(), line});
+  // Keys order by arrival time, then by arrival order: ranges come back chronologically.
+  static std::atomic<uint64_t> sequence{0};
+  uint64_t first = sequence.fetch_add(events.size());
+  std::vector<Item> items;
+  items.reserve(events.size());
+  std::string lines;
+  for (size_t i = 0; i < events.size(); ++i) {
+    json& event = events[i];
+    if (!event.is_object() || !event.contains("event") || !event["event"].is_string())
+      return invalid_argument("event " + std::to_string(i + 1) + " of " + std::to_string(events.size()) +
+                              ": missing type (\"event\": \"<type>\"); nothing in this batch was stored");
+    if (!event.contains("time")) event["time"] = format_rfc3339(now);
+    if (!event.contains("uid")) event["uid"] = rng_.hex(16);
+    bool success = event.value("success", true);
+    if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
+    if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
+    char stamp[48];
+    std::snprintf(stamp, sizeof stamp, "%020lld-%012llu", static_cast<long long>(ns),
+                  static_cast<unsigned long long>(first + i));
+    std::string line = event.dump();
+    const json& uid = event["uid"];
+    items.push_back({"/events/" + std::string(stamp) + "-" + (uid.is_string() ? uid.get<std::string>() : uid.dump()),
+                     line});
+    lines += line;
+    lines += '\n';
+  }
+  auto r = backend_->put_batch(std::move(items));
   if (!r.ok()) return r.error();
   if (!config_.data_dir.empty()) {
     std::lock_guard lock(audit_file_mutex_);
@@ -539,7 +560,7 @@ Status AuthServer::emit_event(json event) {
       (void)make_dirs(config_.data_dir + "/log", 0700);
       out.open(config_.data_dir + "/log/events.log", std::ios::app);
     }
-    out << line << "\n";
+    out << lines;
   }
   return {};
 }

@@ -119,8 +119,11 @@ class AuthServer {
   Result<std::vector<DatabaseServer>> list_database_servers();
   Result<std::vector<DatabaseServer>> database_servers(const std::string& db_name);
 
-  // Audit.
+  // Audit. Events get "time", "uid", "code" and "cluster_name" when missing,
+  // go to the backend under /events/ and to <data_dir>/log/events.log.
   Status emit_event(nlohmann::json event);
+  // Stores a batch in one backend transaction: all of them or, on error, none.
+  Status emit_events(std::vector<nlohmann::json> events);
   Result<std::vector<nlohmann::json>> search_events(const EventFilter& filter);
 
   Backend& backend() { return *backend_; }

@@ -93,6 +93,7 @@ class SqliteBackend final : public Backend {
 
   Result<Item> get(const std::string& key) override;
   Result<Item> put(Item item) override;
+  Result<std::vector<Item>> put_batch(std::vector<Item> items) override;
   Result<Item> create(Item item) override;
   Result<Item> compare_and_swap(const std::string& expected_value, Item replacement) override;
   Status remove(const std::string& key) override;
@@ -189,7 +190,7 @@ void SqliteBackend::start_purging(milliseconds interval) {
 
 Result<int64_t> SqliteBackend::reserve_revisions(int64_t n, std::string_view what) {
   TP_TRY(Statement stmt,
-         conn_->prepare("UPDATE meta SET value = value + ?1 WHERE name = 'revision' RETURNING value", what));
+         conn_->prepare_cached("UPDATE meta SET value = value + ?1 WHERE name = 'revision' RETURNING value", what));
   stmt.bind_int64(1, n);
   int rc = stmt.step();
   if (rc == SQLITE_DONE)
@@ -202,7 +203,7 @@ Result<int64_t> SqliteBackend::reserve_revisions(int64_t n, std::string_view wha
 }
 
 Result<std::optional<Item>> SqliteBackend::read_visible(const std::string& key, std::string_view what) {
-  TP_TRY(Statement stmt, conn_->prepare("SELECT key, value, expires, revision FROM items "
+  TP_TRY(Statement stmt, conn_->prepare_cached("SELECT key, value, expires, revision FROM items "
                                         "WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
                                         what));
   stmt.bind_text(1, key).bind_int64(2, now_ms());
@@ -219,7 +220,7 @@ Result<Item> SqliteBackend::write_item(Item item, std::string_view what) {
     expires_ms = to_unix_ms(*item.expires);
     item.expires = from_unix_ms(*expires_ms);  // report what a later get() will see
   }
-  TP_TRY(Statement stmt, conn_->prepare("INSERT INTO items(key, value, expires, revision) VALUES (?1, ?2, ?3, ?4) "
+  TP_TRY(Statement stmt, conn_->prepare_cached("INSERT INTO items(key, value, expires, revision) VALUES (?1, ?2, ?3, ?4) "
                                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
                                         "expires = excluded.expires, revision = excluded.revision",
                                         what));
@@ -267,6 +268,26 @@ Result<Item> SqliteBackend::put(Item item) {
   return stored;
 }
 
+Result<std::vector<Item>> SqliteBackend::put_batch(std::vector<Item> items) {
+  for (const Item& item : items) TP_CHECK(check_key(item.key, "put_batch"));
+  if (items.empty()) return items;
+  const std::string what = "cannot put " + std::to_string(items.size()) + " items (first " + items.front().key + ")";
+  std::lock_guard lock(mu_);
+  TP_TRY(Transaction txn, conn_->begin(what));
+  std::vector<Event> events;
+  events.reserve(items.size());
+  for (Item& item : items) {
+    TP_TRY(Item stored, write_item(std::move(item), what));
+    events.push_back(Event{EventType::kPut, std::move(stored)});
+  }
+  TP_CHECK(txn.commit(what));
+  fanout_.publish(events);
+  std::vector<Item> stored;
+  stored.reserve(events.size());
+  for (Event& e : events) stored.push_back(std::move(e.item));
+  return stored;
+}
+
 Result<Item> SqliteBackend::create(Item item) {
   TP_CHECK(check_key(item.key, "create"));
   const std::string what = "cannot create " + item.key;
@@ -303,7 +324,7 @@ Status SqliteBackend::remove(const std::string& key) {
   std::lock_guard lock(mu_);
   TP_TRY(Transaction txn, conn_->begin(what));
   // Expired rows are left for purge_expired, which announces their deletion.
-  TP_TRY(Statement stmt, conn_->prepare("DELETE FROM items WHERE key = ?1 "
+  TP_TRY(Statement stmt, conn_->prepare_cached("DELETE FROM items WHERE key = ?1 "
                                         "AND (expires IS NULL OR expires > ?2) RETURNING key",
                                         what));
   stmt.bind_text(1, key).bind_int64(2, now_ms());
@@ -318,7 +339,7 @@ Result<std::vector<Item>> SqliteBackend::range(const std::string& prefix, size_t
   const std::string what = "cannot list keys under " + prefix;
   const std::optional<std::string> upper = prefix_upper_bound(prefix);
   std::lock_guard lock(mu_);
-  TP_TRY(Statement stmt, conn_->prepare("SELECT key, value, expires, revision FROM items WHERE " +
+  TP_TRY(Statement stmt, conn_->prepare_cached("SELECT key, value, expires, revision FROM items WHERE " +
                                             key_range_condition(upper) +
                                             " AND (expires IS NULL OR expires > ?3) ORDER BY key LIMIT ?4",
                                         what));
@@ -338,7 +359,7 @@ Status SqliteBackend::remove_range(const std::string& prefix) {
   const std::optional<std::string> upper = prefix_upper_bound(prefix);
   std::lock_guard lock(mu_);
   TP_TRY(Transaction txn, conn_->begin(what));
-  TP_TRY(Statement stmt, conn_->prepare("DELETE FROM items WHERE " + key_range_condition(upper) +
+  TP_TRY(Statement stmt, conn_->prepare_cached("DELETE FROM items WHERE " + key_range_condition(upper) +
                                             " AND (expires IS NULL OR expires > ?3) RETURNING key",
                                         what));
   stmt.bind_text(1, prefix);
@@ -354,7 +375,7 @@ Status SqliteBackend::purge_expired() {
   const std::string what = "cannot purge expired items";
   std::lock_guard lock(mu_);
   TP_TRY(Transaction txn, conn_->begin(what));
-  TP_TRY(Statement stmt, conn_->prepare("DELETE FROM items WHERE expires IS NOT NULL AND expires <= ?1 "
+  TP_TRY(Statement stmt, conn_->prepare_cached("DELETE FROM items WHERE expires IS NOT NULL AND expires <= ?1 "
                                         "RETURNING key",
                                         what));
   stmt.bind_int64(1, now_ms());

@@ -10,18 +10,32 @@ namespace tp::backend_internal {
 // ---- Statement ----
 
 Statement::Statement(Statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)), bind_rc_(other.bind_rc_) {}
+    : stmt_(std::exchange(other.stmt_, nullptr)), cached_(other.cached_), bind_rc_(other.bind_rc_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     stmt_ = std::exchange(other.stmt_, nullptr);
+    cached_ = other.cached_;
     bind_rc_ = other.bind_rc_;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { release(); }
+
+void Statement::release() {
+  if (!stmt_) return;
+  if (cached_) {
+    // Reset ends any step in progress (which would hold the read lock), and
+    // cleared bindings free the bound copies of the last values.
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+}
 
 Statement& Statement::bind_text(int index, std::string_view text) {
   // SQLITE_TRANSIENT: SQLite copies, so temporaries are safe to pass.
@@ -102,6 +116,7 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::stri
 }
 
 SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
   if (sqlite3_close_v2(db_) != SQLITE_OK)
     log::warn("backend", "closing the database failed", {{"path", path_}, {"error", sqlite3_errmsg(db_)}});
 }
@@ -113,7 +128,20 @@ Result<Statement> SqliteConnection::prepare(std::string_view sql, std::string_vi
     sqlite3_finalize(stmt);
     return error(rc, what);
   }
-  return Statement(stmt);
+  return Statement(stmt, false);
+}
+
+Result<Statement> SqliteConnection::prepare_cached(const std::string& sql, std::string_view what) {
+  if (auto it = cache_.find(sql); it != cache_.end()) return Statement(it->second, true);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return error(rc, what);
+  }
+  cache_.emplace(sql, stmt);
+  return Statement(stmt, true);
 }
 
 Status SqliteConnection::exec(const std::string& sql, std::string_view what) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/result.h"
@@ -41,9 +42,11 @@ class Statement {
 
  private:
   friend class SqliteConnection;
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(sqlite3_stmt* stmt, bool cached) : stmt_(stmt), cached_(cached) {}
+  void release();  // finalises, or resets a cached statement for its next use
 
   sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;  // owned by the connection's cache: reset, never finalised
   int bind_rc_ = SQLITE_OK;
 };
 
@@ -80,6 +83,10 @@ class SqliteConnection {
 
   // `what` names the operation for the error message, e.g. "cannot put /users/alice".
   Result<Statement> prepare(std::string_view sql, std::string_view what);
+  // The same, for SQL the backend runs again and again: compiled once and kept
+  // by the connection; the Statement resets it when it goes out of scope. One
+  // Statement per SQL text may be alive at a time.
+  Result<Statement> prepare_cached(const std::string& sql, std::string_view what);
   // Runs one or more statements that return no rows.
   Status exec(const std::string& sql, std::string_view what);
   Result<Transaction> begin(std::string_view what);
@@ -93,6 +100,7 @@ class SqliteConnection {
 
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 }  // namespace tp::backend_internal

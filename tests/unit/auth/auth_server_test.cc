@@ -1,6 +1,7 @@
 // AuthServer logic over an in-memory backend with a fake clock.
 #include "auth/auth_server.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "crypto/password.h"
@@ -184,6 +185,26 @@ TEST_F(AuthServerTest, AuditEventsAreFilterable) {
   EXPECT_EQ((*logins)[1].value("code", ""), "T1000I");
   auto creates = auth_->search_events({.type = "user.create"});
   ASSERT_EQ(creates->size(), 1u);
+}
+
+TEST_F(AuthServerTest, AnEventBatchIsStoredInOrderOrNotAtAll) {
+  std::vector<nlohmann::json> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back({{"event", "db.session.query"}, {"user", "bob"}, {"db_query", std::to_string(i)}});
+  ASSERT_TRUE(auth_->emit_events(batch).ok());
+  auto queries = auth_->search_events({.type = "db.session.query"});
+  ASSERT_TRUE(queries.ok());
+  ASSERT_EQ(queries->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((*queries)[i].value("db_query", ""), std::to_string(i));
+    EXPECT_EQ((*queries)[i].value("cluster_name", ""), "test.local");
+    EXPECT_FALSE((*queries)[i].value("uid", "").empty());
+  }
+
+  std::vector<nlohmann::json> bad = {{{"event", "db.session.query"}, {"db_query", "3"}}, {{"user", "no type"}}};
+  auto s = auth_->emit_events(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, ::testing::HasSubstr("event 2 of 2: missing type"));
+  EXPECT_EQ(auth_->search_events({.type = "db.session.query"})->size(), 3u);
 }
 
 }  // namespace
