@@ -34,20 +34,26 @@ void AuditLog::emit(json event) {
   if (!event.contains("time")) event["time"] = format_rfc3339(clock_.now());
   if (!event.contains("uid")) event["uid"] = rng_.hex(16);
   std::vector<json> overflow;
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(event));
-    if (queue_.size() >= options_.max_queued) {
-      // The Auth Service is slow or away: keep memory bounded, the disk holds the rest.
+    const size_t n = queue_.size();
+    if (n >= 2 * options_.max_queued) {
+      // The uploader is stuck (a call hanging until its timeout): keep memory bounded.
       overflow.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
     }
+    // Wake the uploader once per batch, not per event: a futex wake-up per
+    // query costs more than building the event.
+    wake = (idle_ && n == 1) || (lingering_ && n == options_.batch_size) || n == options_.max_queued;
+    if (wake) idle_ = false;
   }
   if (!overflow.empty()) {
     if (auto s = spool(overflow); !s.ok())
       log::error("db", "audit events lost: cannot write the spool", {{"error", s.error().message}});
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 size_t AuditLog::queued() const {
@@ -84,14 +90,26 @@ Status AuditLog::spool(const std::vector<json>& events) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
   std::snprintf(name, sizeof name, "%020lld-%06llu-%s.json", static_cast<long long>(ns),
                 static_cast<unsigned long long>(seq % 1000000), rng_.hex(4).c_str());
-  return write_file_atomic(options_.spool_dir + "/" + name, json(events).dump(), 0600);
+  TP_CHECK(write_file_atomic(options_.spool_dir + "/" + name, json(events).dump(), 0600));
+  spool_pending_ = true;  // after the file exists: a pass that lists the folder first sees it next time
+  return {};
+}
+
+void AuditLog::spool_queue(std::unique_lock<std::mutex>& lock) {
+  std::vector<json> events(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  lock.unlock();
+  if (auto s = spool(events); !s.ok())
+    log::error("db", "audit events lost: cannot write the spool", {{"error", s.error().message}});
+  lock.lock();
 }
 
 size_t AuditLog::upload_pending() {
   std::lock_guard pass(upload_mu_);
   size_t uploaded = 0;
   // Spooled batches first, so events reach the Auth Service in order.
-  for (const auto& name : spool_files()) {
+  const bool look = spool_pending_.exchange(false);
+  for (const auto& name : look ? spool_files() : std::vector<std::string>()) {
     std::string path = options_.spool_dir + "/" + name;
     auto text = read_file(path);
     auto batch = text.ok() ? json::parse(*text, nullptr, false) : json();
@@ -103,6 +121,9 @@ size_t AuditLog::upload_pending() {
     std::vector<json> events(batch.begin(), batch.end());
     if (auto s = upload_(events); !s.ok()) {
       last_failed_ = true;
+      spool_pending_ = true;
+      std::lock_guard lock(mu_);
+      retry_at_ = std::chrono::steady_clock::now() + options_.retry_interval;
       return uploaded;
     }
     last_failed_ = false;
@@ -126,6 +147,8 @@ size_t AuditLog::upload_pending() {
                 {{"error", s.error().message}, {"count", std::to_string(batch.size())}});
       if (auto w = spool(batch); !w.ok())
         log::error("db", "audit events lost: cannot write the spool", {{"error", w.error().message}});
+      std::lock_guard lock(mu_);
+      retry_at_ = std::chrono::steady_clock::now() + options_.retry_interval;
       return uploaded;
     }
     last_failed_ = false;
@@ -134,22 +157,32 @@ size_t AuditLog::upload_pending() {
 }
 
 void AuditLog::run() {
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      bool spool_waiting = !spool_files().empty();
-      auto wait = spool_waiting ? options_.retry_interval : std::chrono::milliseconds(60'000);
-      wake_.wait_for(lock, wait, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (std::chrono::steady_clock::now() < retry_at_) {
+      // The Auth Service just failed: do not hammer it, but keep memory bounded.
+      if (queue_.size() >= options_.max_queued) {
+        spool_queue(lock);
+        continue;
+      }
+      wake_.wait_until(lock, retry_at_, [&] { return stopping_ || queue_.size() >= options_.max_queued; });
+      continue;
     }
-    size_t before = spooled_files();
+    if (queue_.empty() && !spool_pending_) {
+      idle_ = true;
+      wake_.wait_for(lock, std::chrono::seconds(60), [&] { return stopping_ || !queue_.empty(); });
+      idle_ = false;
+      continue;
+    }
+    if (!queue_.empty() && queue_.size() < options_.batch_size) {
+      lingering_ = true;
+      wake_.wait_for(lock, options_.linger, [&] { return stopping_ || queue_.size() >= options_.batch_size; });
+      lingering_ = false;
+      if (stopping_) break;
+    }
+    lock.unlock();
     upload_pending();
-    // A failed pass spooled its batch: wait before hammering an unreachable Auth Service.
-    if (spooled_files() > 0 && spooled_files() >= before) {
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
-      if (stopping_) return;
-    }
+    lock.lock();
   }
 }
 

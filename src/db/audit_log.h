@@ -1,8 +1,10 @@
 // The agent's audit trail (DESIGN section 8): sessions hand events to emit(),
-// which never blocks on the network; an uploader thread sends them to the Auth
-// Service in batches. When the Auth Service cannot be reached, batches go to an
-// on-disk spool (<data_dir>/db/spool/*.json, one JSON array per file, named so
-// they sort in order) and are replayed, oldest first, once it answers again.
+// which never blocks on the network or the disk; an uploader thread sends them
+// to the Auth Service in batches (it wakes once per batch, not per event, and
+// waits up to `linger` for a batch to fill). When the Auth Service cannot be
+// reached, batches go to an on-disk spool (<data_dir>/db/spool/*.json, one
+// JSON array per file, named so they sort in order) and are replayed, oldest
+// first, once it answers again.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,11 @@ using EventUploader = std::function<Status(const std::vector<nlohmann::json>&)>;
 struct AuditLogOptions {
   std::string spool_dir;
   size_t batch_size = 200;
-  // Events held in memory before they go to the spool without waiting for the uploader.
+  // How long the uploader waits for a batch to fill before sending a partial one.
+  std::chrono::milliseconds linger{50};
+  // Events held in memory while the Auth Service is away; beyond this the
+  // uploader moves them to the spool. Only if the uploader itself is stuck and
+  // the queue reaches twice this does emit() write the spool on its caller's thread.
   size_t max_queued = 5000;
   std::chrono::milliseconds retry_interval{3000};
 };
@@ -53,6 +59,8 @@ class AuditLog {
 
  private:
   void run();
+  // Moves the whole queue to the spool; called and returns with `lock` held.
+  void spool_queue(std::unique_lock<std::mutex>& lock);
   Status spool(const std::vector<nlohmann::json>& events);
   std::vector<std::string> spool_files() const;
 
@@ -64,7 +72,11 @@ class AuditLog {
   std::condition_variable wake_;
   std::deque<nlohmann::json> queue_;
   bool stopping_ = false;
+  bool idle_ = false;       // the uploader waits for a first event
+  bool lingering_ = false;  // the uploader waits for a batch to fill
+  std::chrono::steady_clock::time_point retry_at_{};  // after a failed upload
   uint64_t spool_seq_ = 0;
+  std::atomic<bool> spool_pending_{true};  // the spool may hold files (unknown until first read)
   std::mutex upload_mu_;  // one uploader pass at a time
   std::atomic<bool> last_failed_{false};
   std::thread thread_;

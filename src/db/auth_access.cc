@@ -1,5 +1,8 @@
 #include "db/auth_access.h"
 
+#include <mutex>
+#include <optional>
+
 #include "auth/auth_server.h"
 #include "net/http.h"
 #include "net/http_client.h"
@@ -65,7 +68,7 @@ class ProxyAuthAccess final : public AuthAccess {
   }
 
   Status emit_events(const std::vector<json>& events) override {
-    TP_TRY(auto ignored, client().call("POST", "/v1/events", json(events)));
+    TP_TRY(auto ignored, events_client().call("POST", "/v1/events", json(events)));
     (void)ignored;
     return {};
   }
@@ -79,8 +82,24 @@ class ProxyAuthAccess final : public AuthAccess {
  private:
   net::HttpsClient client() const { return auth_client(proxy_, identity_()); }
 
+  // The audit uploader calls several times a second under load: it keeps one
+  // connection, replaced when the host certificate is renewed.
+  net::HttpsClient events_client() {
+    HostIdentity id = identity_();
+    std::lock_guard lock(events_mu_);
+    if (!events_client_ || events_cert_ != id.cert_pem) {
+      events_client_ = auth_client(proxy_, id);
+      events_client_->keep_alive();
+      events_cert_ = id.cert_pem;
+    }
+    return *events_client_;  // copies share the connection
+  }
+
   HostPort proxy_;
   std::function<HostIdentity()> identity_;
+  std::mutex events_mu_;
+  std::optional<net::HttpsClient> events_client_;
+  std::string events_cert_;
 };
 
 // The agent in the Auth Service's own process calls it directly: there is no
@@ -101,11 +120,9 @@ class LocalAuthAccess final : public AuthAccess {
     return auth_.remove_database_server(db_name, host_id);
   }
   Status emit_events(const std::vector<json>& events) override {
-    for (auto e : events) {
-      e["server_id"] = host_id_;
-      TP_CHECK(auth_.emit_event(std::move(e)));
-    }
-    return {};
+    std::vector<json> batch = events;
+    for (auto& e : batch) e["server_id"] = host_id_;
+    return auth_.emit_events(std::move(batch));
   }
   Result<json> renew_host_cert(const std::string& public_key_pem,
                                const std::vector<std::string>& dns_names) override {

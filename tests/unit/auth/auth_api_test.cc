@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <thread>
 
 #include "auth/api_server.h"
@@ -63,12 +64,13 @@ class AuthApiTest : public ::testing::Test {
   }
 
   asio::awaitable<void> serve(net::tcp::socket socket) {
+    ++connections_;
     net::TlsStream stream(std::move(socket), *ctx_);
     if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, std::chrono::seconds(5))) co_return;
     std::optional<Identity> peer;
     if (auto id = net::peer_identity(stream.native_handle()); id.ok()) peer = *id;
     net::HttpHandler handler = [this](net::HttpRequest& r) { return api_->handle(r); };
-    co_await net::serve_http(stream, handler, peer, "test");
+    co_await net::serve_http(stream, handler, peer, "test", idle_timeout_);
   }
 
   Creds host_creds(const std::string& role) {
@@ -108,6 +110,8 @@ class AuthApiTest : public ::testing::Test {
   std::vector<std::string> host_ca_;
   uint16_t port_ = 0;
   std::thread thread_;
+  std::atomic<int> connections_ = 0;
+  std::chrono::seconds idle_timeout_{60};
 };
 
 TEST_F(AuthApiTest, AdminManagesUsersRolesAndTokens) {
@@ -215,6 +219,34 @@ TEST_F(AuthApiTest, CertificateFromAnotherClusterIsRefused) {
   auto certs = (*other)->issue_host_certs("x", kHostRoleAdmin, key->public_key_pem(), {});
   auto forged = client({certs->cert_pem, key->to_pem()});
   EXPECT_FALSE(forged.call("GET", "/v1/users").ok());
+}
+
+TEST_F(AuthApiTest, AKeptAliveClientReusesItsConnectionAndSurvivesTheServerClosingIt) {
+  net::HttpsClient agent = client(host_creds(kHostRoleDb));
+  agent.keep_alive();
+  for (int i = 0; i < 3; ++i) {
+    auto r = agent.call("POST", "/v1/events", nlohmann::json::array({{{"event", "db.session.query"}, {"n", i}}}));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  EXPECT_EQ(connections_, 1) << "three calls, one TLS handshake";
+
+  idle_timeout_ = std::chrono::seconds(1);  // applies to the next connection
+  auto copy = agent;                        // copies share the connection
+  copy.keep_alive();
+  ASSERT_TRUE(copy.call("POST", "/v1/events", nlohmann::json::array({{{"event", "db.session.query"}}})).ok());
+  EXPECT_EQ(connections_, 1);
+
+  // The server closes idle connections after this one's timeout; the next
+  // call notices before anything was answered and sends again on a new one.
+  net::HttpsClient fresh = client(host_creds(kHostRoleDb));
+  fresh.keep_alive();
+  ASSERT_TRUE(fresh.call("GET", "/v1/cluster").ok());
+  EXPECT_EQ(connections_, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto again = fresh.call("POST", "/v1/events", nlohmann::json::array({{{"event", "db.session.query"}}}));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(connections_, 3);
+  EXPECT_EQ(auth_->search_events({.type = "db.session.query"})->size(), 5u) << "nothing sent twice";
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "unit/backend/temp_dir.h"
 
 namespace tp::db {
@@ -11,9 +14,9 @@ using nlohmann::json;
 
 // An Auth Service that can be switched off.
 struct FakeUploader {
-  bool reachable = true;
+  std::atomic<bool> reachable = true;
   std::vector<json> received;
-  int calls = 0;
+  std::atomic<int> calls = 0;
   Status operator()(const std::vector<json>& batch) {
     ++calls;
     if (!reachable) return unavailable("auth service unreachable");
@@ -24,11 +27,14 @@ struct FakeUploader {
 
 class AuditLogTest : public ::testing::Test {
  protected:
-  AuditLog make(size_t batch = 2, size_t max_queued = 100) {
+  AuditLog make(size_t batch = 2, size_t max_queued = 100,
+                std::chrono::milliseconds linger = std::chrono::milliseconds(50)) {
     AuditLogOptions o;
     o.spool_dir = dir_.file("spool");
     o.batch_size = batch;
     o.max_queued = max_queued;
+    o.linger = linger;
+    o.retry_interval = std::chrono::seconds(30);
     return AuditLog(
         o, [this](const std::vector<json>& b) { return uploader_(b); }, clock_, rng_);
   }
@@ -86,13 +92,43 @@ TEST_F(AuditLogTest, TheSpoolSurvivesARestart) {
   EXPECT_EQ(uploader_.received[0]["event"], "a");
 }
 
-TEST_F(AuditLogTest, ABacklogGoesToDiskInsteadOfGrowingMemory) {
+TEST_F(AuditLogTest, AStuckUploaderCannotMakeTheQueueGrowWithoutBound) {
+  // No uploader thread: emit itself spools once the queue reaches twice max_queued.
   AuditLog log = make(/*batch=*/10, /*max_queued=*/4);
   for (int i = 0; i < 9; ++i) log.emit({{"event", "q"}, {"n", i}});
-  EXPECT_LT(log.queued(), 4u);
-  EXPECT_EQ(log.spooled_files(), 2u);
+  EXPECT_EQ(log.queued(), 1u);
+  EXPECT_EQ(log.spooled_files(), 1u);
   EXPECT_EQ(uploader_.calls, 0) << "emit never waits on the network";
   EXPECT_EQ(log.upload_pending(), 9u);
+}
+
+TEST_F(AuditLogTest, WhileTheAuthServiceIsAwayTheUploaderMovesTheBacklogToDisk) {
+  AuditLog log = make(/*batch=*/2, /*max_queued=*/4, std::chrono::milliseconds(1));
+  uploader_.reachable = false;
+  log.start();
+  log.emit({{"event", "first"}});
+  for (int i = 0; i < 400 && uploader_.calls == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(uploader_.calls, 1) << "the first upload fails; the uploader now backs off for 30 s";
+  for (int i = 0; i < 4; ++i) log.emit({{"event", "q"}, {"n", i}});  // reaches max_queued, below 2x
+  for (int i = 0; i < 400 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(log.queued(), 0u);
+  EXPECT_EQ(log.spooled_files(), 2u) << "the failed batch, then the backlog";
+  EXPECT_EQ(uploader_.calls, 1) << "no retry before the back-off ends";
+  log.stop(std::chrono::milliseconds(100));
+  uploader_.reachable = true;
+  EXPECT_EQ(log.upload_pending(), 5u);
+  EXPECT_EQ(uploader_.received.front()["event"], "first");
+}
+
+TEST_F(AuditLogTest, TheUploaderSendsABatchNotAnEventAtATime) {
+  AuditLog log = make(/*batch=*/3, /*max_queued=*/100, std::chrono::seconds(10));
+  log.start();
+  for (int i = 0; i < 3; ++i) log.emit({{"event", "q"}, {"n", i}});
+  for (int i = 0; i < 400 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(log.queued(), 0u) << "a full batch goes without waiting for the linger time";
+  log.stop(std::chrono::milliseconds(100));
+  EXPECT_EQ(uploader_.calls, 1);
+  EXPECT_EQ(uploader_.received.size(), 3u);
 }
 
 TEST_F(AuditLogTest, TheUploaderThreadDeliversWithoutBeingAsked) {
