@@ -1,6 +1,9 @@
 #include "crypto/certs.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -279,6 +282,32 @@ TEST_F(CertsTest, VerifyAcceptsOnlyThisClustersCa) {
 
   EXPECT_FALSE(verify_cert(pem, {}, kNow).ok());
   EXPECT_FALSE(verify_cert("garbage", {ca_.cert_pem}, kNow).ok());
+}
+
+TEST_F(CertsTest, VerifyKeepsGivingTheSameAnswersWhileItsParsedCasAreReusedAndEvicted) {
+  std::string pem = sign(request(alice_db_identity()));
+  // More distinct CA sets than the verifier keeps parsed, then the first again.
+  std::vector<std::string> others;
+  for (int i = 0; i < 20; ++i) {
+    auto other = create_cert_authority(CaType::kUser, "c" + std::to_string(i), clock_);
+    ASSERT_TRUE(other.ok());
+    others.push_back(other->cert_pem);
+    EXPECT_FALSE(verify_cert(pem, {other->cert_pem}, kNow).ok());
+    EXPECT_TRUE(verify_cert(pem, {other->cert_pem, ca_.cert_pem}, kNow).ok());
+  }
+  EXPECT_FALSE(verify_cert(pem, {others.front()}, kNow).ok());
+  EXPECT_TRUE(verify_cert(pem, {ca_.cert_pem}, kNow).ok());
+
+  // Many threads verifying against one cached CA at once.
+  std::atomic<int> verified = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i)
+        if (verify_cert(pem, {ca_.cert_pem}, kNow).ok() && !verify_cert(pem, {others[1]}, kNow).ok()) ++verified;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(verified, 200);
 }
 
 TEST_F(CertsTest, VerifyChecksValidityAtTheGivenTime) {
