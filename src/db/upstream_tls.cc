@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "common/strings.h"
+#include "net/tls.h"
 
 namespace tp::db {
 
@@ -39,6 +40,7 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::for_database(const Database& d
   TP_TRY(auto hp, parse_host_port(db.uri));
   ssl::context ctx(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  net::release_idle_buffers(ctx);
   const std::string& mode = db.tls.mode.empty() ? std::string("verify-full") : db.tls.mode;
   if (mode == "insecure") {
     ctx.set_verify_mode(ssl::verify_none);

@@ -64,9 +64,14 @@ Status use_key_pair(ssl::context& ctx, const std::string& cert_pem, const std::s
 
 }  // namespace
 
+void release_idle_buffers(ssl::context& ctx) {
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+}
+
 Result<ssl::context> make_server_context(const TlsServerConfig& config) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  release_idle_buffers(ctx);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                   ssl::context::single_dh_use);
   TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
@@ -92,6 +97,7 @@ Result<ssl::context> make_server_context(const TlsServerConfig& config) {
 Result<ssl::context> make_client_context(const TlsClientConfig& config) {
   ssl::context ctx(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  release_idle_buffers(ctx);
   if (!config.cert_pem.empty()) TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
   if (config.insecure_skip_verify) {
     ctx.set_verify_mode(ssl::verify_none);

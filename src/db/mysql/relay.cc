@@ -6,6 +6,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "common/log.h"
+#include "common/read_buffer.h"
 #include "db/mysql/command_policy.h"
 #include "db/mysql/internal/session_io.h"
 #include "protocol/mysql/decoder.h"
@@ -17,6 +18,7 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr size_t kClientChunk = 16 * 1024;
+constexpr size_t kIdleChunk = 2 * 1024;  // what an idle session's pending reads hold
 constexpr auto kIdlePoll = std::chrono::milliseconds(5);
 
 // What both directions share; they run on the session's strand, one at a time.
@@ -49,6 +51,7 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
   std::string& buffer = p.client_pending;
   mysql::PacketFramer framer;
   std::string held;  // fragments of a split packet, forwarded once it is whole
+  ReadSizer sizer(kIdleChunk, kClientChunk);
   while (true) {
     while (true) {
       auto step = framer.next(buffer);
@@ -102,21 +105,22 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
       if (p.auditor.quit()) co_return RelayEnd::kClientClosed;
     }
     size_t old = buffer.size();
-    buffer.resize(old + kClientChunk);
-    auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, kClientChunk), kTuple);
+    sizer.make_room(buffer);
+    auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, sizer.next()), kTuple);
     buffer.resize(old + n);
     if (ec) co_return RelayEnd::kClientClosed;
+    sizer.used(n);
   }
 }
 
 asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   RelayParts& p = s.parts;
-  std::vector<char> buffer(kReadChunk);
+  ReadBuffer buffer(kIdleChunk, kReadChunk);
   while (true) {
     boost::system::error_code ec;
     size_t n = 0;
     if (s.stopping == internal::DeadlineReason::kNone) {
-      auto outcome = co_await (p.upstream.async_read_some(asio::buffer(buffer), kTuple) || p.deadline.wait());
+      auto outcome = co_await (p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()), kTuple) || p.deadline.wait());
       if (outcome.index() == 1) {
         s.stopping = std::get<1>(outcome);
         continue;
@@ -125,7 +129,7 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
     } else {
       // Finish the responses in flight, then stop: never cut one in half.
       if (s.decoder.server_idle()) co_return end_for(s.stopping);
-      std::tie(ec, n) = co_await p.upstream.async_read_some(asio::buffer(buffer), kTuple);
+      std::tie(ec, n) = co_await p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()), kTuple);
     }
     if (ec) co_return RelayEnd::kServerClosed;
     std::string_view chunk(buffer.data(), n);
@@ -137,6 +141,7 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
       co_return RelayEnd::kServerProtocolError;
     }
     if (!(co_await s.to_client.write(chunk)).ok()) co_return RelayEnd::kClientClosed;
+    buffer.used(n);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "common/read_buffer.h"
 #include "db/postgres/frame_tracker.h"
 #include "db/postgres/internal/session_io.h"
 #include "protocol/postgres/backend_messages.h"
@@ -21,7 +22,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 // One TLS record holds at most 16 KiB; reading a few at a time keeps the
-// per-session footprint small while large results still stream quickly.
+// per-session footprint small while large results still stream quickly. An
+// idle session's pending reads hold only the small size (common/read_buffer.h).
+constexpr size_t kIdleChunk = 2 * 1024;
 constexpr size_t kServerChunk = 64 * 1024;
 constexpr size_t kClientChunk = 16 * 1024;
 
@@ -29,6 +32,7 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
                                            QueryAuditor& auditor) {
   pg::Decoder decoder(auditor);
   std::string& buffer = client.pending;
+  ReadSizer sizer(kIdleChunk, kClientChunk);
   while (true) {
     if (!buffer.empty()) {
       auto outcome = decoder.on_data(buffer, pg::Direction::kFrontend);
@@ -44,11 +48,12 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
     // Only messages the decoder inspects (queries, Parse, Bind) wait here whole;
     // everything else streams through in chunks.
     size_t old = buffer.size();
-    buffer.resize(old + kClientChunk);
+    sizer.make_room(buffer);
     auto [ec, n] =
-        co_await client.stream.async_read_some(asio::buffer(buffer.data() + old, kClientChunk), kTuple);
+        co_await client.stream.async_read_some(asio::buffer(buffer.data() + old, sizer.next()), kTuple);
     buffer.resize(old + n);
     if (ec) co_return RelayEnd::kClientClosed;
+    sizer.used(n);
   }
 }
 
@@ -60,7 +65,7 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
     auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), kTuple);
     if (ec) co_return RelayEnd::kClientClosed;
   }
-  std::vector<char> buffer(kServerChunk);
+  ReadBuffer buffer(kIdleChunk, kServerChunk);
   internal::DeadlineReason ending = internal::DeadlineReason::kNone;
   while (true) {
     size_t want = buffer.size();
@@ -87,6 +92,7 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
     if (frames.corrupt()) co_return RelayEnd::kServerProtocolError;
     auto [wec, wn] = co_await asio::async_write(client, asio::buffer(buffer.data(), n), kTuple);
     if (wec) co_return RelayEnd::kClientClosed;
+    buffer.used(n);
   }
 }
 

@@ -16,6 +16,8 @@
 #include <string>
 #include <type_traits>
 
+#include "common/read_buffer.h"
+
 namespace tp::proxy::internal {
 
 namespace asio = boost::asio;
@@ -25,9 +27,11 @@ using namespace asio::experimental::awaitable_operators;
 // (e.g. a lambda converted to std::function, or a std::string built for a reference parameter).
 // Callers of these coroutines therefore pass named objects, never such temporaries.
 
-// Each relay direction owns one buffer of this size and reads again only after the write of the
-// previous chunk completed: a slow reader slows the writer (back-pressure) and memory per session
-// stays at two buffers whatever the result set size.
+// Each relay direction owns one buffer and reads again only after the write of the previous chunk
+// completed: a slow reader slows the writer (back-pressure) and memory per session stays at two
+// buffers whatever the result set size. The buffers are small while a session is idle and grow
+// while data streams (common/read_buffer.h).
+inline constexpr size_t kRelayBufferSmall = 2 * 1024;
 inline constexpr size_t kRelayBufferSize = 32 * 1024;
 
 template <class S>
@@ -63,15 +67,17 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
 // Copies from -> to until either side fails or closes.
 template <class From, class To>
 asio::awaitable<void> transfer(From& from, To& to) {
-  std::array<char, kRelayBufferSize> buffer;  // lives in the coroutine frame
+  ReadBuffer buffer(kRelayBufferSmall, kRelayBufferSize);
   while (true) {
-    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                                                  asio::as_tuple(asio::use_awaitable));
     if (n > 0) {
       auto [wec, written] =
           co_await asio::async_write(to, asio::buffer(buffer.data(), n), asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
     }
     if (rec) co_return;
+    buffer.used(n);
   }
 }
 
