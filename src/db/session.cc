@@ -61,24 +61,68 @@ AccessDecision authorize_session(const std::vector<Role>& roles, const SessionIn
 
 namespace {
 
-// Query text is whatever the client sent; invalid UTF-8 would make the event
-// unencodable, so such bytes become U+FFFD.
-std::string sanitize_utf8(std::string_view text) {
-  std::string quoted = json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-  return json::parse(quoted).get<std::string>();
+// The length of the valid UTF-8 sequence at text[i], or 0 when it is not one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return n;
 }
 
+// Query text is whatever the client sent; invalid UTF-8 would make the event
+// unencodable, so each invalid byte becomes U+FFFD. Runs for every query:
+// valid text (nearly all of it) is copied once and not otherwise touched.
+std::string sanitize_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t n = utf8_sequence_length(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+// Built key by key: nlohmann's initializer-list form copies every value twice,
+// and this runs once per query.
 json base_event(const char* type, const SessionInfo& s, TimePoint now) {
-  return json{{"event", type},
-              {"time", format_rfc3339(now)},
-              {"user", s.identity.username},
-              {"sid", s.sid},
-              {"db_service", s.db.name},
-              {"db_protocol", s.db.protocol},
-              {"db_uri", s.db.uri},
-              {"db_user", s.db_user},
-              {"db_name", s.db_name},
-              {"addr.remote", s.client_addr}};
+  json e(json::value_t::object);
+  e.emplace("event", type);
+  e.emplace("time", format_rfc3339(now));
+  e.emplace("user", s.identity.username);
+  e.emplace("sid", s.sid);
+  e.emplace("db_service", s.db.name);
+  e.emplace("db_protocol", s.db.protocol);
+  e.emplace("db_uri", s.db.uri);
+  e.emplace("db_user", s.db_user);
+  e.emplace("db_name", s.db_name);
+  e.emplace("addr.remote", s.client_addr);
+  return e;
 }
 
 }  // namespace
@@ -106,8 +150,9 @@ json session_query_event(const SessionInfo& s, std::string_view query,
   e["success"] = true;
   e["code"] = events::code_for(events::kDbSessionQuery, true);
   e["db_query"] = sanitize_utf8(query);
-  e["db_query_parameters"] = json::array();
-  for (const auto& p : parameters) e["db_query_parameters"].push_back(sanitize_utf8(p));
+  json params(json::value_t::array);
+  for (const auto& p : parameters) params.push_back(sanitize_utf8(p));
+  e["db_query_parameters"] = std::move(params);
   e["db_query_parameters_count"] = parameters.size();
   return e;
 }

@@ -170,8 +170,16 @@ TEST(SessionEvents, CarryTheReferenceFields) {
 
 TEST(SessionEvents, InvalidUtf8InQueriesDoesNotBreakTheEvent) {
   SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", ""};
-  auto query = session_query_event(s, "select '\xff'", {}, system_clock().now());
+  auto query = session_query_event(s, "select '\xff'", {"caf\xc3\xa9", "\xed\xa0\x80", "\xe2\x82"},
+                                   system_clock().now());
   EXPECT_NO_THROW((void)query.dump());
+  EXPECT_EQ(query["db_query"], "select '\xef\xbf\xbd'");
+  EXPECT_EQ(query["db_query_parameters"][0], "caf\xc3\xa9") << "valid UTF-8 is kept as it is";
+  EXPECT_EQ(query["db_query_parameters"][1], "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") << "a surrogate is invalid";
+  EXPECT_EQ(query["db_query_parameters"][2], "\xef\xbf\xbd\xef\xbf\xbd") << "a truncated sequence";
+  EXPECT_EQ(query["db_query_parameters_count"], 3);
+  EXPECT_EQ(session_query_event(s, "\xf0\x9f\x98\x80 4-byte", {}, system_clock().now())["db_query"],
+            "\xf0\x9f\x98\x80 4-byte");
 }
 
 }  // namespace
