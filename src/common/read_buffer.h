@@ -2,11 +2,13 @@
 // while data keeps coming. A proxy holds thousands of idle sessions, each with
 // a read pending in both directions, so the buffer a pending read holds is most
 // of what an idle session costs; a bulk transfer (a large result set) wants
-// large reads. A read that fills the buffer switches to `large`; one that uses
-// less than an eighth of a large buffer switches back to `small`.
+// large reads. A read that fills the buffer switches to `large`; one that would
+// have fit in half the small buffer (a quiet moment, not a stream of records)
+// switches back to `small`.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,24 +16,27 @@ namespace tp {
 
 class ReadBuffer {
  public:
-  ReadBuffer(size_t small, size_t large) : small_(small), large_(large), data_(small) {}
+  ReadBuffer(size_t small, size_t large) : small_(small), large_(large), data_(new char[small]), size_(small) {}
 
-  char* data() { return data_.data(); }
-  size_t size() const { return data_.size(); }
+  char* data() { return data_.get(); }
+  size_t size() const { return size_; }
 
   // After a read of n bytes has been used: sizes the buffer for the next read.
   void used(size_t n) {
-    if (n >= data_.size() && data_.size() < large_) {
-      data_ = std::vector<char>(large_);
-    } else if (n < large_ / 8 && data_.size() > small_) {
-      data_ = std::vector<char>(small_);  // frees the large one
-    }
+    if (n >= size_ && size_ < large_) resize(large_);
+    else if (n <= small_ / 2 && size_ > small_) resize(small_);  // frees the large one
   }
 
  private:
+  void resize(size_t n) {
+    data_.reset(new char[n]);  // not zero-filled: reads overwrite it
+    size_ = n;
+  }
+
   size_t small_;
   size_t large_;
-  std::vector<char> data_;
+  std::unique_ptr<char[]> data_;
+  size_t size_;
 };
 
 // The same policy for a relay that reads into the tail of a string holding a
@@ -43,7 +48,7 @@ class ReadSizer {
   size_t next() const { return next_; }
   void used(size_t n) {
     if (n >= next_) next_ = large_;
-    else if (n < large_ / 8) next_ = small_;
+    else if (n <= small_ / 2) next_ = small_;
   }
   // Makes `pending` ready for a read of next() bytes at its end, and gives
   // back the memory a large message left behind once the session is quiet.

@@ -59,6 +59,7 @@ class AuditLog {
 
  private:
   void run();
+  std::string next_uid();
   // Moves the whole queue to the spool; called and returns with `lock` held.
   void spool_queue(std::unique_lock<std::mutex>& lock);
   Status spool(const std::vector<nlohmann::json>& events);
@@ -79,6 +80,8 @@ class AuditLog {
   std::atomic<bool> spool_pending_{true};  // the spool may hold files (unknown until first read)
   std::mutex upload_mu_;  // one uploader pass at a time
   std::atomic<bool> last_failed_{false};
+  const std::string uid_prefix_;
+  std::atomic<uint64_t> uid_counter_{0};
   std::thread thread_;
 };
 
