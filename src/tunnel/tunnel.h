@@ -79,7 +79,13 @@ class TunnelServer {
   virtual std::vector<std::string> connected_agents() const = 0;
 };
 
-std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io);
+// How long an agent counts as alive after it last added a connection, or after
+// a dial last took one of its idle connections (its replacements are on the
+// way): while it is, dial() waits for a connection instead of failing at once.
+inline constexpr std::chrono::milliseconds kAgentRecentlySeen{5000};
+
+std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io,
+                                                 std::chrono::milliseconds recently_seen = kAgentRecentlySeen);
 
 // Agent side: keeps `pool_size` idle connections to the proxy and runs the
 // handler for every dial, on its own coroutine.

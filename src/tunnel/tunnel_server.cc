@@ -21,8 +21,6 @@ constexpr std::chrono::milliseconds kDialTimeout{5000};
 // How long dial() waits for a replacement when a live agent's pool is empty.
 constexpr std::chrono::milliseconds kEmptyPoolWait{2000};
 constexpr std::chrono::milliseconds kEmptyPoolPoll{20};
-// An agent that added a connection this recently is alive, only busy.
-constexpr std::chrono::seconds kRecentlySeen{5};
 
 struct IdleConnection {
   std::unique_ptr<net::TlsStream> stream;
@@ -31,7 +29,7 @@ struct IdleConnection {
 class PooledTunnelServer final : public TunnelServer,
                                  public std::enable_shared_from_this<PooledTunnelServer> {
  public:
-  PooledTunnelServer() = default;
+  explicit PooledTunnelServer(std::chrono::milliseconds recently_seen) : recently_seen_(recently_seen) {}
 
   void add_connection(const std::string& host_id, net::TlsStream stream) override {
     auto entry = std::make_shared<IdleConnection>();
@@ -107,7 +105,7 @@ class PooledTunnelServer final : public TunnelServer,
     // the replacements it is already dialling.
     const auto now = Clock::now();
     for (const auto& [host_id, agent] : agents_)
-      if (!agent.idle.empty() || now - agent.last_taken < kRecentlySeen) out.push_back(host_id);
+      if (!agent.idle.empty() || now - agent.last_taken < recently_seen_) out.push_back(host_id);
     return out;
   }
 
@@ -124,7 +122,11 @@ class PooledTunnelServer final : public TunnelServer,
     auto it = agents_.find(host_id);
     if (it == agents_.end()) return {nullptr, false};
     auto& agent = it->second;
-    bool live = Clock::now() - agent.last_added < kRecentlySeen;
+    // Alive: it added a connection lately, or a dial took one lately and the
+    // agent is dialling its replacement. An agent that added its pool long ago
+    // and has been idle since is as alive as one that just did.
+    const auto now = Clock::now();
+    bool live = now - agent.last_added < recently_seen_ || now - agent.last_taken < recently_seen_;
     if (agent.idle.empty()) return {nullptr, live};
     auto entry = std::move(agent.idle.front());
     agent.idle.pop_front();
@@ -147,14 +149,15 @@ class PooledTunnelServer final : public TunnelServer,
     entry->stream->next_layer().close(ignored);
   }
 
+  const std::chrono::milliseconds recently_seen_;
   mutable std::mutex mu_;
   std::map<std::string, Agent> agents_;
 };
 
 }  // namespace
 
-std::shared_ptr<TunnelServer> make_tunnel_server(asio::io_context& /*io*/) {
-  return std::make_shared<PooledTunnelServer>();
+std::shared_ptr<TunnelServer> make_tunnel_server(asio::io_context& /*io*/, std::chrono::milliseconds recently_seen) {
+  return std::make_shared<PooledTunnelServer>(recently_seen);
 }
 
 }  // namespace tp::tunnel

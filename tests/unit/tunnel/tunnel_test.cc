@@ -15,6 +15,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <mutex>
+#include <future>
 #include <thread>
 
 #include "net/tls.h"
@@ -219,6 +220,26 @@ TEST_F(TunnelTest, AnAgentDrainedByABurstStillCountsAsConnected) {
     co_return std::find(agents.begin(), agents.end(), "agent-1") != agents.end();
   };
   EXPECT_TRUE(asio::co_spawn(asio::make_strand(io_), run(), asio::use_future).get());
+}
+
+TEST_F(TunnelTest, ABurstOnAnAgentIdleForLongWaitsForItsReplacements) {
+  // The agent filled its pool long ago (longer than "recently seen") and has been quiet since;
+  // a burst of dials drains the pool. The dials after the first must wait for the replacements
+  // the agent is dialling, not fail as if the agent were gone.
+  set_server(make_tunnel_server(io_, std::chrono::milliseconds(300)));
+  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto s = server();
+  std::vector<std::future<bool>> dials;
+  for (int i = 0; i < 4; ++i) {
+    auto one = [s, this]() -> asio::awaitable<bool> {
+      auto stream = co_await s->dial("agent-1", request_for("pg1"));
+      co_return stream.ok();
+    };
+    dials.push_back(asio::co_spawn(asio::make_strand(io_), one(), asio::use_future));
+  }
+  for (auto& d : dials) EXPECT_TRUE(d.get());
 }
 
 TEST_F(TunnelTest, AStoppedAgentLeavesThePool) {
