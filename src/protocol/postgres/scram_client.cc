@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "common/strings.h"
@@ -35,7 +37,7 @@ Result<std::string> sha256(std::string_view data) {
 }
 
 // RFC 5802 section 2.2, Hi(): PBKDF2 with HMAC-SHA-256 and one output block.
-Result<std::string> salted_password(std::string_view password, std::string_view salt, int iterations) {
+Result<std::string> compute_salted_password(std::string_view password, std::string_view salt, int iterations) {
   unsigned char out[kKeyLength];
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
@@ -43,6 +45,38 @@ Result<std::string> salted_password(std::string_view password, std::string_view 
     return internal_error("PBKDF2-HMAC-SHA-256 failed in OpenSSL");
   }
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+
+// A server keeps one salt and iteration count per role, so the same password
+// always salts to the same key: computing it (4096 HMACs by default) was the
+// agent's largest cost per new connection. Keyed by a hash of the password,
+// so the password itself is not kept twice; the salted key is as secret as
+// the password and stays in this process's memory only, as the password does.
+class SaltedPasswordCache {
+ public:
+  Result<std::string> get(std::string_view password, std::string_view salt, int iterations) {
+    TP_TRY(std::string password_hash, sha256(password));
+    std::string key = password_hash + std::to_string(iterations) + ":" + std::string(salt);
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = entries_.find(key); it != entries_.end()) return it->second;
+    }
+    TP_TRY(std::string salted, compute_salted_password(password, salt, iterations));
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();  // many roles or rotations: start again
+    entries_.emplace(std::move(key), salted);
+    return salted;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 256;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> entries_;
+};
+
+Result<std::string> salted_password(std::string_view password, std::string_view salt, int iterations) {
+  static SaltedPasswordCache* cache = new SaltedPasswordCache;  // never destroyed: used until exit
+  return cache->get(password, salt, iterations);
 }
 
 // RFC 5802 section 5.1: "=" and "," in a saslname are written as "=3D" and "=2C".

@@ -53,6 +53,21 @@ TEST(ScramSha256Client, WrongPasswordGivesADifferentProofAndRejectsTheServer) {
   EXPECT_TRUE(contains(verified.error().message, "signature does not match")) << verified.error().message;
 }
 
+TEST(ScramSha256Client, RepeatedLoginsWithTheSameSaltKeepGivingTheRightProof) {
+  // The salted password is remembered per (password, salt, iterations): the
+  // right password still matches the vector and a wrong one still does not,
+  // in either order, however often.
+  for (int round = 0; round < 3; ++round) {
+    for (const char* password : {"pencils", "pencil"}) {
+      auto c = ScramSha256Client::with_nonce("user", password, kRfcNonce);
+      auto final_message = c.client_final_message(kRfcServerFirst);
+      ASSERT_TRUE(final_message.ok());
+      EXPECT_EQ(*final_message == kRfcClientFinal, std::string(password) == "pencil") << password;
+      EXPECT_EQ(c.verify_server_final(kRfcServerFinal).ok(), std::string(password) == "pencil");
+    }
+  }
+}
+
 TEST(ScramSha256Client, ServerFinalErrorsAndOrder) {
   auto c = ScramSha256Client::with_nonce("user", "pencil", kRfcNonce);
   EXPECT_FALSE(c.verify_server_final(kRfcServerFinal).ok());  // before client-final
