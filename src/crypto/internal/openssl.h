@@ -45,6 +45,8 @@ BioPtr memory_bio(const std::string& data);
 std::string bio_contents(BIO* bio);
 
 // Parses one PEM certificate; the error says the input is not a certificate.
+// Parsed certificates are cached and shared (reference-counted) between
+// callers: treat the result as read-only.
 Result<X509Ptr> load_cert_pem(const std::string& pem);
 Result<std::string> cert_to_pem(X509* cert);
 // Parses a SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----").
