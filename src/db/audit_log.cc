@@ -112,6 +112,60 @@ void AuditLog::spool_queue(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
+namespace {
+
+// Roughly what an event weighs as JSON: its strings, which is where a large
+// query makes it large. Cheap enough to run on every event of every batch.
+size_t approx_size(const json& event) {
+  size_t n = 64;
+  for (const auto& [key, value] : event.items()) {
+    n += key.size() + 8;
+    if (value.is_string()) n += value.get_ref<const std::string&>().size();
+    if (value.is_array())
+      for (const auto& v : value)
+        if (v.is_string()) n += v.get_ref<const std::string&>().size() + 4;
+  }
+  return n;
+}
+
+// The Auth Service said the batch itself is wrong: sending it again cannot help.
+bool rejected(const Status& s) { return !s.ok() && s.error().code == ErrorCode::kInvalidArgument; }
+
+}  // namespace
+
+size_t AuditLog::batch_end(const std::vector<json>& events, size_t begin) const {
+  size_t end = begin, bytes = 0;
+  while (end < events.size() && end - begin < options_.batch_size) {
+    bytes += approx_size(events[end]);
+    if (end > begin && bytes > options_.max_batch_bytes) break;  // one event always goes
+    ++end;
+  }
+  return end;
+}
+
+void AuditLog::quarantine(const std::vector<json>& events, const Error& why) {
+  // Kept, not lost: a person can read them, fix what the Auth Service refused and replay them.
+  const std::string dir = options_.spool_dir + "/rejected";
+  char name[64];
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
+  std::snprintf(name, sizeof name, "%020lld-%s.json", static_cast<long long>(ns), rng_.hex(4).c_str());
+  Status written = make_dirs(dir, 0700);
+  if (written.ok()) written = write_file_atomic(dir + "/" + name, json(events).dump(), 0600);
+  if (!written.ok()) {
+    log::error("db", "audit events lost: the Auth Service rejected them and they cannot be kept",
+               {{"error", why.message}, {"write_error", written.error().message}});
+    return;
+  }
+  log::error("db", "the Auth Service rejected a batch of audit events; kept aside, not retried",
+             {{"error", why.message}, {"file", dir + "/" + name}, {"count", std::to_string(events.size())}});
+}
+
+void AuditLog::note_failure() {
+  last_failed_ = true;
+  std::lock_guard lock(mu_);
+  retry_at_ = std::chrono::steady_clock::now() + options_.retry_interval;
+}
+
 size_t AuditLog::upload_pending() {
   std::lock_guard pass(upload_mu_);
   size_t uploaded = 0;
@@ -126,37 +180,57 @@ size_t AuditLog::upload_pending() {
       ::unlink(path.c_str());
       continue;
     }
-    std::vector<json> events(batch.begin(), batch.end());
-    if (auto s = upload_(events); !s.ok()) {
-      last_failed_ = true;
-      spool_pending_ = true;
-      std::lock_guard lock(mu_);
-      retry_at_ = std::chrono::steady_clock::now() + options_.retry_interval;
-      return uploaded;
+    std::vector<json> events(std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+    // A file holds up to a whole backlog: it goes up in batches like the queue does.
+    for (size_t done = 0; done < events.size();) {
+      const size_t end = batch_end(events, done);
+      std::vector<json> part(events.begin() + static_cast<long>(done), events.begin() + static_cast<long>(end));
+      if (Status s = upload_(part); rejected(s)) {
+        quarantine(part, s.error());
+      } else if (!s.ok()) {
+        // Keep only what is left, so what went up is not sent twice.
+        if (done > 0) {
+          std::vector<json> rest(events.begin() + static_cast<long>(done), events.end());
+          if (auto w = write_file_atomic(path, json(rest).dump(), 0600); !w.ok())
+            log::warn("db", "cannot shorten an audit spool file; some events may be sent twice",
+                      {{"file", path}, {"error", w.error().message}});
+        }
+        spool_pending_ = true;
+        note_failure();
+        return uploaded;
+      } else {
+        uploaded += part.size();
+      }
+      done = end;
     }
     last_failed_ = false;
     ::unlink(path.c_str());
-    uploaded += events.size();
     log::info("db", "replayed spooled audit events", {{"count", std::to_string(events.size())}});
   }
   while (true) {
     std::vector<json> batch;
     {
       std::lock_guard lock(mu_);
+      size_t bytes = 0;
       while (!queue_.empty() && batch.size() < options_.batch_size) {
+        bytes += approx_size(queue_.front());
+        if (!batch.empty() && bytes > options_.max_batch_bytes) break;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     if (batch.empty()) return uploaded;
-    if (auto s = upload_(batch); !s.ok()) {
-      last_failed_ = true;
+    Status s = upload_(batch);
+    if (rejected(s)) {
+      quarantine(batch, s.error());
+      continue;
+    }
+    if (!s.ok()) {
       log::warn("db", "cannot upload audit events; spooling them to disk",
                 {{"error", s.error().message}, {"count", std::to_string(batch.size())}});
       if (auto w = spool(batch); !w.ok())
         log::error("db", "audit events lost: cannot write the spool", {{"error", w.error().message}});
-      std::lock_guard lock(mu_);
-      retry_at_ = std::chrono::steady_clock::now() + options_.retry_interval;
+      note_failure();
       return uploaded;
     }
     last_failed_ = false;

@@ -4,7 +4,8 @@
 // waits up to `linger` for a batch to fill). When the Auth Service cannot be
 // reached, batches go to an on-disk spool (<data_dir>/db/spool/*.json, one
 // JSON array per file, named so they sort in order) and are replayed, oldest
-// first, once it answers again.
+// first, once it answers again. A batch the Auth Service refuses as invalid
+// is kept in <spool>/rejected/ and not retried, so it cannot block the rest.
 #pragma once
 
 #include <atomic>
@@ -30,6 +31,9 @@ using EventUploader = std::function<Status(const std::vector<nlohmann::json>&)>;
 struct AuditLogOptions {
   std::string spool_dir;
   size_t batch_size = 200;
+  // A batch also stops at about this many bytes of JSON (one event always goes):
+  // the Auth Service takes request bodies up to 16 MiB.
+  size_t max_batch_bytes = 4 * 1024 * 1024;
   // How long the uploader waits for a batch to fill before sending a partial one.
   std::chrono::milliseconds linger{50};
   // Events held in memory while the Auth Service is away; beyond this the
@@ -60,6 +64,11 @@ class AuditLog {
  private:
   void run();
   std::string next_uid();
+  // Where the batch starting at `begin` ends (batch_size and max_batch_bytes).
+  size_t batch_end(const std::vector<nlohmann::json>& events, size_t begin) const;
+  // Keeps events the Auth Service refused as invalid in <spool>/rejected/.
+  void quarantine(const std::vector<nlohmann::json>& events, const Error& why);
+  void note_failure();  // backs off before the next attempt
   // Moves the whole queue to the spool; called and returns with `lock` held.
   void spool_queue(std::unique_lock<std::mutex>& lock);
   Status spool(const std::vector<nlohmann::json>& events);

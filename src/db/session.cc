@@ -149,9 +149,21 @@ json session_query_event(const SessionInfo& s, std::string_view query,
   json e = base_event(events::kDbSessionQuery, s, now);
   e["success"] = true;
   e["code"] = events::code_for(events::kDbSessionQuery, true);
-  e["db_query"] = sanitize_utf8(query);
+  // A multi-megabyte statement (a bulk INSERT) is recorded by its head and its
+  // size: the event must fit an upload batch, and the head shows what it was.
+  bool truncated = false;
+  auto capped = [&](std::string_view text, size_t limit) {
+    if (text.size() <= limit) return sanitize_utf8(text);
+    truncated = true;
+    return sanitize_utf8(text.substr(0, limit));
+  };
+  e["db_query"] = capped(query, kMaxAuditedQueryBytes);
   json params(json::value_t::array);
-  for (const auto& p : parameters) params.push_back(sanitize_utf8(p));
+  for (const auto& p : parameters) params.push_back(capped(p, kMaxAuditedParameterBytes));
+  if (truncated) {
+    e["db_query_truncated"] = true;
+    e["db_query_bytes"] = query.size();
+  }
   e["db_query_parameters"] = std::move(params);
   e["db_query_parameters_count"] = parameters.size();
   return e;

@@ -45,6 +45,10 @@ AccessDecision authorize_session(const std::vector<Role>& roles, const SessionIn
 // Audit events, in the reference's vocabulary and field names.
 nlohmann::json session_start_event(const SessionInfo& session, const Status& outcome, TimePoint now);
 nlohmann::json session_end_event(const SessionInfo& session, TimePoint started, TimePoint now);
+// The query text and each parameter are cut at these sizes ("db_query_truncated": true,
+// "db_query_bytes": the query's full size); invalid UTF-8 becomes U+FFFD.
+inline constexpr size_t kMaxAuditedQueryBytes = 1024 * 1024;
+inline constexpr size_t kMaxAuditedParameterBytes = 64 * 1024;
 nlohmann::json session_query_event(const SessionInfo& session, std::string_view query,
                                    const std::vector<std::string>& parameters, TimePoint now);
 

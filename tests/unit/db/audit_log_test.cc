@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+
 #include <atomic>
 #include <thread>
 
+#include "common/files.h"
 #include "unit/backend/temp_dir.h"
 
 namespace tp::db {
@@ -12,14 +15,27 @@ namespace {
 
 using nlohmann::json;
 
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(path.c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') names.push_back(e->d_name);
+    closedir(d);
+  }
+  return names;
+}
+
 // An Auth Service that can be switched off.
 struct FakeUploader {
   std::atomic<bool> reachable = true;
   std::vector<json> received;
   std::atomic<int> calls = 0;
+  int fail_after = -1;  // >= 0: calls after this many fail as unreachable
   Status operator()(const std::vector<json>& batch) {
     ++calls;
-    if (!reachable) return unavailable("auth service unreachable");
+    if (!reachable || (fail_after >= 0 && calls > fail_after)) return unavailable("auth service unreachable");
+    for (const auto& e : batch)
+      if (e.value("event", "") == "bad") return invalid_argument("event 1 of 1: missing type");
     received.insert(received.end(), batch.begin(), batch.end());
     return {};
   }
@@ -28,8 +44,9 @@ struct FakeUploader {
 class AuditLogTest : public ::testing::Test {
  protected:
   AuditLog make(size_t batch = 2, size_t max_queued = 100,
-                std::chrono::milliseconds linger = std::chrono::milliseconds(50)) {
+                std::chrono::milliseconds linger = std::chrono::milliseconds(50), size_t max_batch_bytes = 1 << 20) {
     AuditLogOptions o;
+    o.max_batch_bytes = max_batch_bytes;
     o.spool_dir = dir_.file("spool");
     o.batch_size = batch;
     o.max_queued = max_queued;
@@ -138,6 +155,51 @@ TEST_F(AuditLogTest, TheUploaderThreadDeliversWithoutBeingAsked) {
   for (int i = 0; i < 200 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   log.stop(std::chrono::milliseconds(100));
   ASSERT_EQ(uploader_.received.size(), 1u);
+}
+
+TEST_F(AuditLogTest, ABatchTheAuthServiceRefusesIsKeptAsideAndTheRestGoesOn) {
+  AuditLog log = make(/*batch=*/1);
+  log.emit({{"event", "a"}});
+  log.emit({{"event", "bad"}});
+  log.emit({{"event", "c"}});
+  EXPECT_EQ(log.upload_pending(), 2u);
+  std::vector<std::string> order;
+  for (const auto& e : uploader_.received) order.push_back(e["event"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(log.spooled_files(), 0u) << "not retried";
+  auto kept = list_dir(dir_.file("spool") + "/rejected");
+  ASSERT_EQ(kept.size(), 1u);
+  auto text = read_file(dir_.file("spool") + "/rejected/" + kept[0]);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(json::parse(*text)[0]["event"], "bad") << "kept, not lost";
+}
+
+TEST_F(AuditLogTest, LargeEventsMakeSmallerBatches) {
+  AuditLog log = make(/*batch=*/100, /*max_queued=*/1000, std::chrono::milliseconds(50), /*max_batch_bytes=*/2500);
+  for (int i = 0; i < 4; ++i) log.emit({{"event", "q"}, {"db_query", std::string(900, 'x')}});
+  EXPECT_EQ(log.upload_pending(), 4u);
+  EXPECT_EQ(uploader_.calls, 2) << "two ~1 KB events per 2.5 KB batch";
+  log.emit({{"event", "q"}, {"db_query", std::string(5000, 'y')}});
+  EXPECT_EQ(log.upload_pending(), 1u) << "an event larger than a batch still goes, alone";
+}
+
+TEST_F(AuditLogTest, ALargeSpoolFileGoesUpInBatchesAndAFailureMidwaySendsNothingTwice) {
+  {
+    AuditLog log = make(/*batch=*/2);
+    uploader_.reachable = false;
+    for (int i = 0; i < 5; ++i) log.emit({{"event", "q"}, {"n", i}});
+    log.stop(std::chrono::milliseconds(100));  // the first batch failed: everything is spooled
+  }
+  uploader_.reachable = true;
+  uploader_.calls = 0;
+  uploader_.fail_after = 1;  // the first batch of the replay goes up, then the Auth Service is gone
+  AuditLog next = make(/*batch=*/2);
+  EXPECT_EQ(next.upload_pending(), 2u);
+  uploader_.fail_after = -1;
+  EXPECT_EQ(next.upload_pending(), 3u);
+  std::vector<int> order;
+  for (const auto& e : uploader_.received) order.push_back(e["n"]);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
 }  // namespace

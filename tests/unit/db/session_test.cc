@@ -182,5 +182,18 @@ TEST(SessionEvents, InvalidUtf8InQueriesDoesNotBreakTheEvent) {
             "\xf0\x9f\x98\x80 4-byte");
 }
 
+TEST(SessionEvents, AHugeQueryIsRecordedByItsHeadAndItsSize) {
+  SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", ""};
+  std::string bulk = "insert into t values " + std::string(2 * 1024 * 1024, '1');
+  auto big = session_query_event(s, bulk, {std::string(100 * 1024, 'p')}, system_clock().now());
+  EXPECT_EQ(big["db_query"].get<std::string>().size(), kMaxAuditedQueryBytes);
+  EXPECT_EQ(big["db_query"].get<std::string>().substr(0, 21), "insert into t values ");
+  EXPECT_EQ(big["db_query_parameters"][0].get<std::string>().size(), kMaxAuditedParameterBytes);
+  EXPECT_EQ(big["db_query_truncated"], true);
+  EXPECT_EQ(big["db_query_bytes"], bulk.size());
+  auto small = session_query_event(s, "select 1", {}, system_clock().now());
+  EXPECT_FALSE(small.contains("db_query_truncated"));
+}
+
 }  // namespace
 }  // namespace tp::db
