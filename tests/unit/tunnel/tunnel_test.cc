@@ -231,13 +231,16 @@ TEST_F(TunnelTest, ABurstOnAnAgentIdleForLongWaitsForItsReplacements) {
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   auto s = server();
+  // No captures: the coroutine outlives this loop's lambda object, so what it
+  // needs comes in as parameters, which live in the coroutine's frame.
+  auto one = [](std::shared_ptr<TunnelServer> server, DialRequest request) -> asio::awaitable<bool> {
+    auto stream = co_await server->dial("agent-1", request);
+    co_return stream.ok();
+  };
   std::vector<std::future<bool>> dials;
   for (int i = 0; i < 4; ++i) {
-    auto one = [s, this]() -> asio::awaitable<bool> {
-      auto stream = co_await s->dial("agent-1", request_for("pg1"));
-      co_return stream.ok();
-    };
-    dials.push_back(asio::co_spawn(asio::make_strand(io_), one(), asio::use_future));
+    DialRequest request = request_for("pg1");
+    dials.push_back(asio::co_spawn(asio::make_strand(io_), one(s, request), asio::use_future));
   }
   for (auto& d : dials) EXPECT_TRUE(d.get());
 }
