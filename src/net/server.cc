@@ -66,7 +66,8 @@ std::string endpoint_text(const tcp::socket& socket) {
 }
 
 asio::awaitable<void> serve_http(TlsStream& stream, const HttpHandler& handler, std::optional<Identity> peer,
-                                 std::string peer_addr, std::chrono::seconds idle_timeout) {
+                                 std::string peer_addr, std::chrono::seconds idle_timeout,
+                                 asio::thread_pool* workers) {
   boost::beast::flat_buffer buffer;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
@@ -90,7 +91,15 @@ asio::awaitable<void> serve_http(TlsStream& stream, const HttpHandler& handler, 
     request.peer = peer;
     request.peer_addr = peer_addr;
 
-    HttpResponse response = handler(request);
+    HttpResponse response;
+    if (workers) {
+      // Named, not temporaries in the co_await: GCC 12 destroys such temporaries twice.
+      auto call = [&handler, &request]() -> asio::awaitable<HttpResponse> { co_return handler(request); };
+      asio::awaitable<HttpResponse> task = call();
+      response = co_await asio::co_spawn(*workers, std::move(task), use_awaitable);
+    } else {
+      response = handler(request);
+    }
     http::response<http::string_body> res{static_cast<http::status>(response.status), req.version()};
     res.set(http::field::server, "teleport");
     res.set(http::field::content_type, response.content_type);

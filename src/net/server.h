@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -34,9 +35,12 @@ asio::awaitable<bool> tls_handshake(TlsStream& stream, asio::ssl::stream_base::h
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
-// Serves requests until the peer closes or goes idle for `idle_timeout`.
+// Serves requests until the peer closes or goes idle for `idle_timeout`. With
+// `workers`, the handler runs there and the io thread relays other sessions
+// meanwhile: handlers hash passwords (tens of ms) and write to SQLite.
 asio::awaitable<void> serve_http(TlsStream& stream, const HttpHandler& handler, std::optional<Identity> peer,
-                                 std::string peer_addr, std::chrono::seconds idle_timeout = std::chrono::seconds(60));
+                                 std::string peer_addr, std::chrono::seconds idle_timeout = std::chrono::seconds(60),
+                                 asio::thread_pool* workers = nullptr);
 
 std::string endpoint_text(const tcp::socket& socket);
 

@@ -164,7 +164,7 @@ Status start_proxy_service(ServiceSet& services) {
   const bool mysql_listening = !config.proxy.mysql_listen_addr.empty();
   TP_TRY(auto addrs, proxy::public_addrs(config, mysql_listening));
   proxy::WebApiConfig web_config{addrs, config.auth.second_factor};
-  auto state = std::make_shared<ProxyState>(services.io, auth.server(), auth.api(),
+  auto state = std::make_shared<ProxyState>(services.io, auth.server(), auth.api(), auth.workers(),
                                             tunnel::make_tunnel_server(services.io),
                                             web_config, crypto_rng());
   TP_TRY(auto contexts, build_contexts(auth.server(), config));

@@ -55,14 +55,14 @@ asio::awaitable<void> serve_web_connection(std::shared_ptr<ProxyState> state, ne
         if (cert_error) request.headers[kPeerCertErrorHeader] = *cert_error;
         return api.handle(request);
       };
-      co_await net::serve_http(stream, handler, identity, client_addr);
+      co_await net::serve_http(stream, handler, identity, client_addr, std::chrono::seconds(60), &state->workers);
       break;
     }
     case WebRoute::kAuth: {
       // Agents reach the Auth API through the proxy; the API authorizes by the identity.
       AuthApi& api = state->auth_api;
       const net::HttpHandler handler = [&api](net::HttpRequest& request) { return api.handle(request); };
-      co_await net::serve_http(stream, handler, peer.identity, client_addr);
+      co_await net::serve_http(stream, handler, peer.identity, client_addr, std::chrono::seconds(60), &state->workers);
       break;
     }
     case WebRoute::kReverseTunnel:

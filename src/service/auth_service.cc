@@ -21,7 +21,8 @@ struct Listener {
   asio::ssl::context ctx;
 };
 
-asio::awaitable<void> serve_api_connection(net::tcp::socket socket, std::shared_ptr<Listener> l, AuthApi* api) {
+asio::awaitable<void> serve_api_connection(net::tcp::socket socket, std::shared_ptr<Listener> l, AuthApi* api,
+                                           asio::thread_pool* workers) {
   std::string peer_addr = net::endpoint_text(socket);
   net::TlsStream stream(std::move(socket), l->ctx);
   if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, std::chrono::seconds(10))) co_return;
@@ -29,10 +30,10 @@ asio::awaitable<void> serve_api_connection(net::tcp::socket socket, std::shared_
   if (auto id = net::peer_identity(stream.native_handle()); id.ok()) peer = *id;
   // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
   net::HttpHandler handler = [api](net::HttpRequest& r) { return api->handle(r); };
-  co_await net::serve_http(stream, handler, peer, peer_addr);
+  co_await net::serve_http(stream, handler, peer, peer_addr, std::chrono::seconds(60), workers);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l, AuthApi* api) {
+asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l, AuthApi* api, asio::thread_pool* workers) {
   while (true) {
     boost::system::error_code ec;
     auto socket = co_await l->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -40,7 +41,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l, AuthApi* api) {
       if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
       continue;
     }
-    asio::co_spawn(l->acceptor.get_executor(), serve_api_connection(std::move(socket), l, api), asio::detached);
+    asio::co_spawn(l->acceptor.get_executor(), serve_api_connection(std::move(socket), l, api, workers), asio::detached);
   }
 }
 
@@ -80,7 +81,7 @@ Result<std::unique_ptr<AuthService>> AuthService::start(asio::io_context& io, co
   TP_TRY(auto acceptor, net::listen_tcp(io, listen));
   auto l = std::make_shared<Listener>(Listener{std::move(acceptor), std::move(ctx)});
   service->listener_ = l;
-  asio::co_spawn(io, accept_loop(l, service->api_.get()), asio::detached);
+  asio::co_spawn(io, accept_loop(l, service->api_.get(), service->workers_.get()), asio::detached);
   log::info("auth", "Auth Service is listening", {{"addr", config.auth.listen_addr},
                                                   {"cluster", service->server_->config().cluster_name}});
   return service;

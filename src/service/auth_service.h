@@ -2,6 +2,8 @@
 // over mutual TLS on auth_service.listen_addr.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <memory>
 
@@ -20,12 +22,16 @@ class AuthService {
   const std::string& host_cert_pem() const { return host_cert_pem_; }
   const std::string& host_key_pem() const { return host_key_pem_; }
   void stop();
+  // Where API and web handlers run (password hashing, SQLite writes), off the io threads.
+  boost::asio::thread_pool& workers() { return *workers_; }
 
  private:
   std::unique_ptr<AuthServer> server_;
   std::unique_ptr<AuthApi> api_;
   std::string host_cert_pem_, host_key_pem_;
   std::shared_ptr<void> listener_;  // keeps the acceptor alive
+  // Declared last: destroyed (joined) first, while the server its handlers use still exists.
+  std::unique_ptr<boost::asio::thread_pool> workers_ = std::make_unique<boost::asio::thread_pool>(2);
 };
 
 }  // namespace tp

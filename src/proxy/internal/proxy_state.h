@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,14 +30,15 @@ struct TlsContexts {
 
 class ProxyState {
  public:
-  ProxyState(asio::io_context& io, AuthServer& auth, AuthApi& auth_api, std::shared_ptr<tunnel::TunnelServer> tunnel,
-             WebApiConfig web_config, Rng& rng)
-      : io(io), auth(auth), auth_api(auth_api), tunnel(std::move(tunnel)), web_api(auth, std::move(web_config)),
-        rng(rng) {}
+  ProxyState(asio::io_context& io, AuthServer& auth, AuthApi& auth_api, asio::thread_pool& workers,
+             std::shared_ptr<tunnel::TunnelServer> tunnel, WebApiConfig web_config, Rng& rng)
+      : io(io), auth(auth), auth_api(auth_api), workers(workers), tunnel(std::move(tunnel)),
+        web_api(auth, std::move(web_config)), rng(rng) {}
 
   asio::io_context& io;
   AuthServer& auth;
   AuthApi& auth_api;
+  asio::thread_pool& workers;  // the Auth Service's: web and Auth API handlers run there
   std::shared_ptr<tunnel::TunnelServer> tunnel;
   const WebApi web_api;
   Rng& rng;
