@@ -168,8 +168,14 @@ void AuditLog::note_failure() {
 
 size_t AuditLog::upload_pending() {
   std::lock_guard pass(upload_mu_);
-  size_t uploaded = 0;
   // Spooled batches first, so events reach the Auth Service in order.
+  auto [uploaded, replayed_all] = replay_spool();
+  if (!replayed_all) return uploaded;
+  return uploaded + upload_queue();
+}
+
+std::pair<size_t, bool> AuditLog::replay_spool() {
+  size_t uploaded = 0;
   const bool look = spool_pending_.exchange(false);
   for (const auto& name : look ? spool_files() : std::vector<std::string>()) {
     std::string path = options_.spool_dir + "/" + name;
@@ -197,7 +203,7 @@ size_t AuditLog::upload_pending() {
         }
         spool_pending_ = true;
         note_failure();
-        return uploaded;
+        return {uploaded, false};
       } else {
         uploaded += part.size();
       }
@@ -207,6 +213,11 @@ size_t AuditLog::upload_pending() {
     ::unlink(path.c_str());
     log::info("db", "replayed spooled audit events", {{"count", std::to_string(events.size())}});
   }
+  return {uploaded, true};
+}
+
+size_t AuditLog::upload_queue() {
+  size_t uploaded = 0;
   while (true) {
     std::vector<json> batch;
     {
@@ -262,8 +273,14 @@ void AuditLog::run() {
       lingering_ = false;
       if (stopping_) break;
     }
+    const bool only_spool = queue_.empty();  // a spool left from before: no batch to wait for
     lock.unlock();
-    upload_pending();
+    if (only_spool) {
+      std::lock_guard pass(upload_mu_);
+      (void)replay_spool();
+    } else {
+      upload_pending();
+    }
     lock.lock();
   }
 }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -69,6 +70,10 @@ class AuditLog {
   // Keeps events the Auth Service refused as invalid in <spool>/rejected/.
   void quarantine(const std::vector<nlohmann::json>& events, const Error& why);
   void note_failure();  // backs off before the next attempt
+  // The two halves of upload_pending(), called with upload_mu_ held. replay_spool
+  // says how many it uploaded and whether the spool is now empty.
+  std::pair<size_t, bool> replay_spool();
+  size_t upload_queue();
   // Moves the whole queue to the spool; called and returns with `lock` held.
   void spool_queue(std::unique_lock<std::mutex>& lock);
   Status spool(const std::vector<nlohmann::json>& events);

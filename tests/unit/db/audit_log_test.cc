@@ -127,7 +127,8 @@ TEST_F(AuditLogTest, WhileTheAuthServiceIsAwayTheUploaderMovesTheBacklogToDisk) 
   for (int i = 0; i < 400 && uploader_.calls == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(uploader_.calls, 1) << "the first upload fails; the uploader now backs off for 30 s";
   for (int i = 0; i < 4; ++i) log.emit({{"event", "q"}, {"n", i}});  // reaches max_queued, below 2x
-  for (int i = 0; i < 400 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The backlog leaves the queue, then its file is written: wait for the file.
+  for (int i = 0; i < 400 && log.spooled_files() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(log.queued(), 0u);
   EXPECT_EQ(log.spooled_files(), 2u) << "the failed batch, then the backlog";
   EXPECT_EQ(uploader_.calls, 1) << "no retry before the back-off ends";
