@@ -3,10 +3,6 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 
-#include <list>
-#include <memory>
-#include <mutex>
-
 #include "common/strings.h"
 #include "crypto/internal/identity_codec.h"
 #include "crypto/internal/openssl.h"
@@ -245,54 +241,21 @@ Error verify_failure(X509_STORE_CTX* ctx) {
 
 }  // namespace
 
-namespace {
-
-// Parsing a CA certificate costs more than verifying a leaf against it (OpenSSL
-// 3 decodes its public key through the provider machinery), and every proxy
-// and agent connection verifies one: parsed stores are kept, keyed by the CA
-// PEMs themselves, so a rotated CA simply gets a new entry.
-class CaStoreCache {
- public:
-  Result<std::shared_ptr<X509_STORE>> get(const std::vector<std::string>& ca_cert_pems) {
-    std::string key;
-    for (const auto& pem : ca_cert_pems) key += pem + '\0';
-    std::lock_guard lock(mu_);
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->first != key) continue;
-      if (it != entries_.begin()) entries_.splice(entries_.begin(), entries_, it);  // most recent first
-      return entries_.front().second;
-    }
-    std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
-    if (!store) return openssl_error(ErrorCode::kInternal, "allocating certificate store");
-    for (const auto& pem : ca_cert_pems) {
-      auto ca = load_cert_pem(pem);
-      if (!ca.ok()) return ca.error().wrap("loading CA certificate");
-      if (X509_STORE_add_cert(store.get(), ca->get()) != 1)  // takes its own reference
-        return openssl_error(ErrorCode::kInternal, "adding CA certificate to store");
-    }
-    entries_.emplace_front(std::move(key), store);
-    if (entries_.size() > kMaxEntries) entries_.pop_back();
-    return store;
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 16;  // a few CAs, each around a rotation
-  std::mutex mu_;
-  std::list<std::pair<std::string, std::shared_ptr<X509_STORE>>> entries_;
-};
-
-CaStoreCache& ca_store_cache() {
-  static CaStoreCache* cache = new CaStoreCache;  // never destroyed: used until exit
-  return *cache;
-}
-
-}  // namespace
-
 Result<Identity> verify_cert(const std::string& cert_pem, const std::vector<std::string>& ca_cert_pems,
                              TimePoint now) {
   if (ca_cert_pems.empty()) return invalid_argument("verifying certificate: no CA certificates to trust");
   TP_TRY(X509Ptr cert, load_cert_pem(cert_pem));
-  TP_TRY(std::shared_ptr<X509_STORE> store, ca_store_cache().get(ca_cert_pems));
+  // The CA certificates come from load_cert_pem's cache of parsed certificates:
+  // the store itself is cheap to build.
+  X509StorePtr store(X509_STORE_new());
+  if (!store) return openssl_error(ErrorCode::kInternal, "allocating certificate store");
+  for (const auto& pem : ca_cert_pems) {
+    auto ca = load_cert_pem(pem);
+    if (!ca.ok()) return ca.error().wrap("loading CA certificate");
+    if (X509_STORE_add_cert(store.get(), ca->get()) != 1) {  // takes its own reference
+      return openssl_error(ErrorCode::kInternal, "adding CA certificate to store");
+    }
+  }
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
     return openssl_error(ErrorCode::kInternal, "preparing certificate verification");
