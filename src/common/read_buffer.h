@@ -14,6 +14,9 @@
 
 namespace tp {
 
+// What a relay's pending read holds while its session is quiet.
+inline constexpr size_t kIdleReadSize = 2 * 1024;
+
 class ReadBuffer {
  public:
   ReadBuffer(size_t small, size_t large) : small_(small), large_(large), data_(new char[small]), size_(small) {}

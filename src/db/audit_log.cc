@@ -86,8 +86,8 @@ std::vector<std::string> AuditLog::spool_files() const {
   return out;
 }
 
-Status AuditLog::spool(const std::vector<json>& events) {
-  TP_CHECK(make_dirs(options_.spool_dir, 0700));
+Result<std::string> AuditLog::write_batch_file(const std::string& dir, const std::vector<json>& events) {
+  TP_CHECK(make_dirs(dir, 0700));
   uint64_t seq;
   {
     std::lock_guard lock(mu_);
@@ -98,7 +98,14 @@ Status AuditLog::spool(const std::vector<json>& events) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
   std::snprintf(name, sizeof name, "%020lld-%06llu-%s.json", static_cast<long long>(ns),
                 static_cast<unsigned long long>(seq % 1000000), rng_.hex(4).c_str());
-  TP_CHECK(write_file_atomic(options_.spool_dir + "/" + name, json(events).dump(), 0600));
+  std::string path = dir + "/" + name;
+  TP_CHECK(write_file_atomic(path, json(events).dump(), 0600));
+  return path;
+}
+
+Status AuditLog::spool(const std::vector<json>& events) {
+  TP_TRY(auto path, write_batch_file(options_.spool_dir, events));
+  (void)path;
   spool_pending_ = true;  // after the file exists: a pass that lists the folder first sees it next time
   return {};
 }
@@ -133,31 +140,27 @@ bool rejected(const Status& s) { return !s.ok() && s.error().code == ErrorCode::
 
 }  // namespace
 
-size_t AuditLog::batch_end(const std::vector<json>& events, size_t begin) const {
-  size_t end = begin, bytes = 0;
-  while (end < events.size() && end - begin < options_.batch_size) {
-    bytes += approx_size(events[end]);
-    if (end > begin && bytes > options_.max_batch_bytes) break;  // one event always goes
-    ++end;
+template <class It>
+size_t AuditLog::batch_length(It begin, It end) const {
+  size_t n = 0, bytes = 0;
+  for (It it = begin; it != end && n < options_.batch_size; ++it) {
+    bytes += approx_size(*it);
+    if (n > 0 && bytes > options_.max_batch_bytes) break;  // one event always goes
+    ++n;
   }
-  return end;
+  return n;
 }
 
 void AuditLog::quarantine(const std::vector<json>& events, const Error& why) {
   // Kept, not lost: a person can read them, fix what the Auth Service refused and replay them.
-  const std::string dir = options_.spool_dir + "/rejected";
-  char name[64];
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
-  std::snprintf(name, sizeof name, "%020lld-%s.json", static_cast<long long>(ns), rng_.hex(4).c_str());
-  Status written = make_dirs(dir, 0700);
-  if (written.ok()) written = write_file_atomic(dir + "/" + name, json(events).dump(), 0600);
-  if (!written.ok()) {
+  auto path = write_batch_file(options_.spool_dir + "/rejected", events);
+  if (!path.ok()) {
     log::error("db", "audit events lost: the Auth Service rejected them and they cannot be kept",
-               {{"error", why.message}, {"write_error", written.error().message}});
+               {{"error", why.message}, {"write_error", path.error().message}});
     return;
   }
   log::error("db", "the Auth Service rejected a batch of audit events; kept aside, not retried",
-             {{"error", why.message}, {"file", dir + "/" + name}, {"count", std::to_string(events.size())}});
+             {{"error", why.message}, {"file", *path}, {"count", std::to_string(events.size())}});
 }
 
 void AuditLog::note_failure() {
@@ -189,7 +192,7 @@ std::pair<size_t, bool> AuditLog::replay_spool() {
     std::vector<json> events(std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     // A file holds up to a whole backlog: it goes up in batches like the queue does.
     for (size_t done = 0; done < events.size();) {
-      const size_t end = batch_end(events, done);
+      const size_t end = done + batch_length(events.begin() + static_cast<long>(done), events.end());
       std::vector<json> part(events.begin() + static_cast<long>(done), events.begin() + static_cast<long>(end));
       if (Status s = upload_(part); rejected(s)) {
         quarantine(part, s.error());
@@ -222,13 +225,9 @@ size_t AuditLog::upload_queue() {
     std::vector<json> batch;
     {
       std::lock_guard lock(mu_);
-      size_t bytes = 0;
-      while (!queue_.empty() && batch.size() < options_.batch_size) {
-        bytes += approx_size(queue_.front());
-        if (!batch.empty() && bytes > options_.max_batch_bytes) break;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      const auto n = static_cast<long>(batch_length(queue_.begin(), queue_.end()));
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+      queue_.erase(queue_.begin(), queue_.begin() + n);
     }
     if (batch.empty()) return uploaded;
     Status s = upload_(batch);

@@ -65,8 +65,12 @@ class AuditLog {
  private:
   void run();
   std::string next_uid();
-  // Where the batch starting at `begin` ends (batch_size and max_batch_bytes).
-  size_t batch_end(const std::vector<nlohmann::json>& events, size_t begin) const;
+  // How many events from `begin` make one upload (batch_size and max_batch_bytes).
+  template <class It>
+  size_t batch_length(It begin, It end) const;
+  // Writes events as one JSON array into a new file in `dir` (the spool or its
+  // rejected/ folder), named so files sort in the order they were written.
+  Result<std::string> write_batch_file(const std::string& dir, const std::vector<nlohmann::json>& events);
   // Keeps events the Auth Service refused as invalid in <spool>/rejected/.
   void quarantine(const std::vector<nlohmann::json>& events, const Error& why);
   void note_failure();  // backs off before the next attempt

@@ -18,7 +18,6 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr size_t kClientChunk = 16 * 1024;
-constexpr size_t kIdleChunk = 2 * 1024;  // what an idle session's pending reads hold
 constexpr auto kIdlePoll = std::chrono::milliseconds(5);
 
 // What both directions share; they run on the session's strand, one at a time.
@@ -51,7 +50,7 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
   std::string& buffer = p.client_pending;
   mysql::PacketFramer framer;
   std::string held;  // fragments of a split packet, forwarded once it is whole
-  ReadSizer sizer(kIdleChunk, kClientChunk);
+  ReadSizer sizer(kIdleReadSize, kClientChunk);
   while (true) {
     while (true) {
       auto step = framer.next(buffer);
@@ -115,7 +114,7 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
 
 asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   RelayParts& p = s.parts;
-  ReadBuffer buffer(kIdleChunk, kReadChunk);
+  ReadBuffer buffer(kIdleReadSize, kReadChunk);
   while (true) {
     boost::system::error_code ec;
     size_t n = 0;

@@ -24,7 +24,6 @@ namespace {
 // One TLS record holds at most 16 KiB; reading a few at a time keeps the
 // per-session footprint small while large results still stream quickly. An
 // idle session's pending reads hold only the small size (common/read_buffer.h).
-constexpr size_t kIdleChunk = 2 * 1024;
 constexpr size_t kServerChunk = 64 * 1024;
 constexpr size_t kClientChunk = 16 * 1024;
 
@@ -32,7 +31,7 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
                                            QueryAuditor& auditor) {
   pg::Decoder decoder(auditor);
   std::string& buffer = client.pending;
-  ReadSizer sizer(kIdleChunk, kClientChunk);
+  ReadSizer sizer(kIdleReadSize, kClientChunk);
   while (true) {
     if (!buffer.empty()) {
       auto outcome = decoder.on_data(buffer, pg::Direction::kFrontend);
@@ -65,7 +64,7 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
     auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), kTuple);
     if (ec) co_return RelayEnd::kClientClosed;
   }
-  ReadBuffer buffer(kIdleChunk, kServerChunk);
+  ReadBuffer buffer(kIdleReadSize, kServerChunk);
   internal::DeadlineReason ending = internal::DeadlineReason::kNone;
   while (true) {
     size_t want = buffer.size();

@@ -31,7 +31,6 @@ using namespace asio::experimental::awaitable_operators;
 // completed: a slow reader slows the writer (back-pressure) and memory per session stays at two
 // buffers whatever the result set size. The buffers are small while a session is idle and grow
 // while data streams (common/read_buffer.h).
-inline constexpr size_t kRelayBufferSmall = 2 * 1024;
 inline constexpr size_t kRelayBufferSize = 32 * 1024;
 
 template <class S>
@@ -67,7 +66,7 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
 // Copies from -> to until either side fails or closes.
 template <class From, class To>
 asio::awaitable<void> transfer(From& from, To& to) {
-  ReadBuffer buffer(kRelayBufferSmall, kRelayBufferSize);
+  ReadBuffer buffer(kIdleReadSize, kRelayBufferSize);
   while (true) {
     auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
                                                   asio::as_tuple(asio::use_awaitable));
