@@ -6,7 +6,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
@@ -16,12 +15,12 @@
 #include "common/result.h"
 #include "common/strings.h"
 #include "net/http.h"
+#include "net/tls_stream.h"
 
 namespace tp::net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<tcp::socket>;
 
 // Binds and listens (SO_REUSEADDR). Errors name the address.
 Result<tcp::acceptor> listen_tcp(asio::io_context& io, const HostPort& addr);

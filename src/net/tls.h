@@ -36,6 +36,12 @@ Result<ssl::context> make_server_context(const TlsServerConfig& config);
 // make_*_context functions; for contexts built elsewhere.
 void release_idle_buffers(ssl::context& ctx);
 Result<ssl::context> make_client_context(const TlsClientConfig& config);
+// No session cache and no session tickets (set by make_server_context).
+void no_resumption(ssl::context& ctx);
+
+// Sends `name` as SNI (unless it is an IP address) and, with `verify`, makes the handshake fail
+// unless the server's certificate is valid for it (DNS name or IP address).
+Status expect_server_name(SSL* ssl, const std::string& name, bool verify);
 
 // The ALPN protocol the handshake settled on ("" when none).
 std::string negotiated_alpn(SSL* ssl);

@@ -89,8 +89,9 @@ class LocalProxyImpl final : public LocalProxy, public std::enable_shared_from_t
     auto socket = co_await net::connect_tcp(config_.proxy_addr, std::chrono::seconds(10));
     if (!socket.ok()) co_return socket.error();
     remote.stream = std::make_unique<net::TlsStream>(std::move(*socket), *remote.ctx);
-    if (!config_.insecure) remote.stream->set_verify_callback(asio::ssl::host_name_verification(server_name));
-    SSL_set_tlsext_host_name(remote.stream->native_handle(), server_name.c_str());
+    if (auto named = net::expect_server_name(remote.stream->native_handle(), server_name, !config_.insecure);
+        !named.ok())
+      co_return named.error();
     if (!co_await handshake_for(*remote.stream, asio::ssl::stream_base::client, std::chrono::seconds(10))) {
       long verify = SSL_get_verify_result(remote.stream->native_handle());
       std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "handshake failed";

@@ -2,6 +2,7 @@
 // the PostgreSQL documentation, "Message Flow" → "Start-up", "SSL Session Encryption", "GSSAPI
 // Session Encryption" and "Canceling Requests in Progress".
 #include <boost/asio/ssl/stream.hpp>
+#include <type_traits>
 #include <variant>
 
 #include "common/log.h"
@@ -29,6 +30,12 @@ Error tls_required() {
       "'tsh db login <database>' and connect with the settings 'tsh db config <database>' prints "
       "(sslmode=verify-full), or use 'tsh db connect <database>'");
 }
+
+// The TLS layer an SSLRequest adds: on a plain socket our own stream; inside TLS routing (psql's
+// TLS inside the TLS of `tsh proxy db` without --tunnel) Asio's, which layers over any stream.
+template <class Stream>
+using TlsOver = std::conditional_t<std::is_same_v<Stream, net::tcp::socket>, net::BasicTlsStream<Stream&>,
+                                   asio::ssl::stream<Stream&>>;
 
 // Reads until `buffer` starts with one complete startup packet and returns its length; 0 when the
 // client went away or ran out of time (nothing left to tell it).
@@ -92,7 +99,7 @@ asio::awaitable<void> serve_startup(Stream& stream, PgClient& client) {
       if constexpr (kMayUpgrade) {
         if (!co_await write_all(stream, accepted)) co_return;
         auto ctx = client.state->contexts().database;
-        asio::ssl::stream<Stream&> tls(stream, *ctx);
+        TlsOver<Stream> tls(stream, *ctx);
         if (!co_await handshake_for(tls, asio::ssl::stream_base::server, std::chrono::seconds(10))) {
           log::debug("proxy", "postgres client TLS handshake failed", {{"client", client.addr}});
           co_return;
@@ -100,7 +107,7 @@ asio::awaitable<void> serve_startup(Stream& stream, PgClient& client) {
         PeerCert inner = client.state->verify_peer(tls.native_handle());
         if (inner.presented() || !client.peer.presented()) client.peer = std::move(inner);
         client.tls = true;
-        co_await serve_startup<asio::ssl::stream<Stream&>, false>(tls, client);
+        co_await serve_startup<TlsOver<Stream>, false>(tls, client);
       } else {
         // Already inside our TLS layer: no second one.
         if (!co_await write_all(stream, refused)) co_return;

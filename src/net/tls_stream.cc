@@ -1,0 +1,145 @@
+#include "net/tls_stream.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <fcntl.h>
+#include <new>
+
+namespace tp::net::tls_io {
+namespace {
+
+// A BIO over a non-blocking socket. Unlike BIO_s_socket it writes with MSG_NOSIGNAL: a peer that
+// went away must be an error, not a SIGPIPE that kills the process.
+int socket_of(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
+
+int bio_write(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  while (true) {
+    ssize_t n = ::send(socket_of(bio), data, static_cast<size_t>(size), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return -1;
+  }
+}
+
+int bio_read(BIO* bio, char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  while (true) {
+    ssize_t n = ::recv(socket_of(bio), data, static_cast<size_t>(size), 0);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+    return -1;
+  }
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* socket_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "tp socket");
+    if (!m) throw std::bad_alloc();
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    return m;
+  }();
+  return method;
+}
+
+// Turns the outcome of one SSL_* call into a Step. errno is read first: the error queue calls
+// below may change it.
+Step outcome(SSL* ssl, int ret, size_t bytes) {
+  const int saved_errno = errno;
+  if (ret > 0) return Step{Step::kDone, bytes, {}};
+  switch (SSL_get_error(ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+      return Step{Step::kRead, 0, {}};
+    case SSL_ERROR_WANT_WRITE:
+      return Step{Step::kWrite, 0, {}};
+    case SSL_ERROR_ZERO_RETURN:  // the peer's close_notify
+      return Step{Step::kDone, 0, boost::asio::error::eof};
+    case SSL_ERROR_SYSCALL:
+      if (unsigned long e = ERR_get_error())
+        return Step{Step::kDone, 0, {static_cast<int>(e), boost::asio::error::get_ssl_category()}};
+      if (saved_errno != 0 && ret < 0)
+        return Step{Step::kDone, 0, {saved_errno, boost::system::system_category()}};
+      return Step{Step::kDone, 0, boost::asio::ssl::error::stream_truncated};
+    default: {
+      unsigned long e = ERR_get_error();
+      if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        return Step{Step::kDone, 0, boost::asio::ssl::error::stream_truncated};
+      if (e == 0) return Step{Step::kDone, 0, boost::asio::error::fault};
+      return Step{Step::kDone, 0, {static_cast<int>(e), boost::asio::error::get_ssl_category()}};
+    }
+  }
+}
+
+}  // namespace
+
+SSL* new_ssl(SSL_CTX* ctx) {
+  SSL* ssl = SSL_new(ctx);
+  if (!ssl) throw std::bad_alloc();
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whole socket buffers, not a 5-byte header and then the record: half the recv calls.
+  SSL_set_read_ahead(ssl, 1);
+  return ssl;
+}
+
+void attach(SSL* ssl, int fd) {
+  if (SSL_get_rbio(ssl) != nullptr) return;
+  int flags = ::fcntl(fd, F_GETFL, 0);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  BIO* bio = BIO_new(socket_method());
+  if (!bio) throw std::bad_alloc();
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  SSL_set_bio(ssl, bio, bio);
+}
+
+Step handshake(SSL* ssl) {
+  ERR_clear_error();
+  errno = 0;
+  return outcome(ssl, SSL_do_handshake(ssl), 0);
+}
+
+Step read(SSL* ssl, void* data, size_t size) {
+  if (size == 0) return Step{};
+  ERR_clear_error();
+  errno = 0;
+  size_t n = 0;
+  int ret = SSL_read_ex(ssl, data, size, &n);
+  return outcome(ssl, ret, n);
+}
+
+Step write(SSL* ssl, const void* data, size_t size) {
+  if (size == 0) return Step{};
+  ERR_clear_error();
+  errno = 0;
+  size_t n = 0;
+  int ret = SSL_write_ex(ssl, data, size, &n);
+  return outcome(ssl, ret, n);
+}
+
+Step shutdown(SSL* ssl) {
+  ERR_clear_error();
+  errno = 0;
+  int ret = SSL_shutdown(ssl);
+  // 0: our close_notify is out; calling again waits for the peer's.
+  if (ret == 0) ret = SSL_shutdown(ssl);
+  return outcome(ssl, ret, 0);
+}
+
+}  // namespace tp::net::tls_io

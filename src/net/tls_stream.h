@@ -1,0 +1,171 @@
+// A TLS stream in which OpenSSL reads and writes the TCP socket itself.
+//
+// asio::ssl::stream puts a BIO pair and two 17 KiB staging buffers between OpenSSL and the socket,
+// about 75 KiB per connection whether or not it carries anything, and copies every byte once more
+// on its way. A session through the proxy and the agent holds four TLS connections, so that was most
+// of its memory. Here the socket is OpenSSL's BIO: a read or write first asks OpenSSL, and only
+// when OpenSSL wants the socket readable or writable does the operation wait for it. With
+// SSL_MODE_RELEASE_BUFFERS (net/tls.h) an idle connection holds no record buffers at all.
+//
+// The interface is the subset of asio::ssl::stream the code uses (handshake, read_some,
+// write_some, shutdown, next_layer, native_handle), so asio::async_read/async_write and
+// Beast work on it. Like asio::ssl::stream it allows one read and one write at a time, both from
+// the same strand. Asio heavy: include only from .cc files.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace tp::net {
+
+namespace tls_io {
+
+// What one call into OpenSSL ended with.
+struct Step {
+  enum Want { kDone, kRead, kWrite } want = kDone;
+  size_t bytes = 0;
+  boost::system::error_code ec;
+};
+
+// A new SSL for `ctx`; partial writes allowed, read-ahead on. Throws std::bad_alloc on failure.
+SSL* new_ssl(SSL_CTX* ctx);
+// Makes `fd` (non-blocking) the SSL's transport, once; later calls do nothing.
+void attach(SSL* ssl, int fd);
+
+Step handshake(SSL* ssl);
+Step read(SSL* ssl, void* data, size_t size);
+Step write(SSL* ssl, const void* data, size_t size);
+Step shutdown(SSL* ssl);
+
+}  // namespace tls_io
+
+template <class NextLayer>
+class BasicTlsStream : public boost::asio::ssl::stream_base {
+ public:
+  using next_layer_type = std::remove_reference_t<NextLayer>;
+  using lowest_layer_type = typename next_layer_type::lowest_layer_type;
+  using executor_type = typename next_layer_type::executor_type;
+  using native_handle_type = SSL*;
+  static_assert(std::is_same_v<next_layer_type, boost::asio::ip::tcp::socket>,
+                "OpenSSL reads the socket itself; for TLS over another stream use asio::ssl::stream");
+
+  template <class Socket>
+  BasicTlsStream(Socket&& socket, boost::asio::ssl::context& ctx)
+      : next_(std::forward<Socket>(socket)), ssl_(tls_io::new_ssl(ctx.native_handle())) {}
+  BasicTlsStream(BasicTlsStream&& other) noexcept
+      : next_(std::forward<NextLayer>(other.next_)), ssl_(std::exchange(other.ssl_, nullptr)) {}
+  BasicTlsStream& operator=(BasicTlsStream&&) = delete;
+  BasicTlsStream(const BasicTlsStream&) = delete;
+  ~BasicTlsStream() { SSL_free(ssl_); }
+
+  executor_type get_executor() noexcept { return next_.get_executor(); }
+  next_layer_type& next_layer() { return next_; }
+  lowest_layer_type& lowest_layer() { return next_.lowest_layer(); }
+  SSL* native_handle() { return ssl_; }
+
+  template <class Token>
+  auto async_handshake(handshake_type type, Token&& token) {
+    if (type == client)
+      SSL_set_connect_state(ssl_);
+    else
+      SSL_set_accept_state(ssl_);
+    return start<void(boost::system::error_code)>([](SSL* ssl) { return tls_io::handshake(ssl); },
+                                                  std::forward<Token>(token));
+  }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    boost::asio::mutable_buffer first = first_buffer<boost::asio::mutable_buffer>(buffers);
+    return start<void(boost::system::error_code, size_t)>(
+        [first](SSL* ssl) { return tls_io::read(ssl, first.data(), first.size()); }, std::forward<Token>(token));
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    boost::asio::const_buffer first = first_buffer<boost::asio::const_buffer>(buffers);
+    return start<void(boost::system::error_code, size_t)>(
+        [first](SSL* ssl) { return tls_io::write(ssl, first.data(), first.size()); }, std::forward<Token>(token));
+  }
+
+  // Sends close_notify and waits for the peer's; bound it with a timer.
+  template <class Token>
+  auto async_shutdown(Token&& token) {
+    return start<void(boost::system::error_code)>([](SSL* ssl) { return tls_io::shutdown(ssl); },
+                                                  std::forward<Token>(token));
+  }
+
+ private:
+  // The first non-empty buffer: one record per call, as asio::ssl::stream does.
+  template <class Buffer, class Buffers>
+  static Buffer first_buffer(const Buffers& buffers) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      Buffer b(*it);
+      if (b.size() > 0) return b;
+    }
+    return Buffer();
+  }
+
+  // Calls `call` until OpenSSL is done, waiting for the socket in between. A result that is ready
+  // at once is still delivered through the executor (never inside the initiating call), so a loop
+  // of operations that always succeed cannot grow the stack.
+  template <class Call, bool kWithBytes>
+  struct Op {
+    BasicTlsStream* stream;
+    Call call;
+    tls_io::Step result;
+    enum { kFirst, kWaited, kPosted } state = kFirst;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}) {
+      if (state == kPosted) return finish(self, result);
+      if (ec) return finish(self, tls_io::Step{tls_io::Step::kDone, 0, ec});
+      auto& socket = stream->next_.lowest_layer();
+      tls_io::attach(stream->ssl_, socket.native_handle());
+      result = call(stream->ssl_);
+      switch (result.want) {
+        case tls_io::Step::kRead:
+          state = kWaited;
+          return socket.async_wait(lowest_layer_type::wait_read, std::move(self));
+        case tls_io::Step::kWrite:
+          state = kWaited;
+          return socket.async_wait(lowest_layer_type::wait_write, std::move(self));
+        case tls_io::Step::kDone:
+          if (state == kWaited) return finish(self, result);
+          state = kPosted;
+          return boost::asio::post(stream->get_executor(), std::move(self));
+      }
+    }
+
+    template <class Self>
+    static void finish(Self& self, const tls_io::Step& step) {
+      if constexpr (kWithBytes)
+        self.complete(step.ec, step.bytes);
+      else
+        self.complete(step.ec);
+    }
+  };
+
+  template <class Signature, class Call, class Token>
+  auto start(Call call, Token&& token) {
+    constexpr bool kWithBytes = std::is_same_v<Signature, void(boost::system::error_code, size_t)>;
+    return boost::asio::async_compose<Token, Signature>(Op<Call, kWithBytes>{this, std::move(call), {}}, token,
+                                                        next_);
+  }
+
+  NextLayer next_;
+  SSL* ssl_;
+};
+
+using TlsStream = BasicTlsStream<boost::asio::ip::tcp::socket>;
+
+}  // namespace tp::net
