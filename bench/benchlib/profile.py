@@ -79,6 +79,7 @@ def main(argv):
     p.add_argument("--bin-dir", default=os.environ.get("TP_BIN_DIR", str(ROOT / "build-bench" / "bin")))
     p.add_argument("--out", default=None, help="directory for the perf data (default: a temp dir)")
     p.add_argument("--top", type=int, default=30, help="how many of the project's functions to list")
+    p.add_argument("--io-threads", type=int, default=None, help="teleport.io_threads (default: the project's)")
     a = p.parse_args(argv)
     raise_fd_limit()
     work = Path(tempfile.mkdtemp(prefix="tp-profile-"))
@@ -89,7 +90,7 @@ def main(argv):
     pg = BenchPostgres(work, pki, 400, 2, "pg-profile-pw").start()
     project = None
     try:
-        project = Project(work, a.bin_dir, pki, pg).start()
+        project = Project(work, a.bin_dir, pki, pg, io_threads=a.io_threads).start()
         path = project.pg_native_path()
         if a.load == "idle":
             base = {r: rss_kib(pid) for r, pid in path.pids.items()}

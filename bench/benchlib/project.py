@@ -45,11 +45,13 @@ class _Process:
 
 
 class Project:
-    def __init__(self, workdir, bin_dir, pki, pg, maria=None, severity="INFO"):
+    def __init__(self, workdir, bin_dir, pki, pg, maria=None, severity="INFO", io_threads=None):
         self.dir = Path(workdir) / "project"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = Path(bin_dir)
         self.pki, self.pg, self.maria, self.severity = pki, pg, maria, severity
+        # teleport.io_threads for both processes; None: the project's default (one per CPU).
+        self.io_threads_line = "" if io_threads is None else f"\n  io_threads: {io_threads}"
         self.web_port = proc.free_port()
         self.pg_port = proc.free_port()
         self.my_port = proc.free_port()
@@ -82,7 +84,7 @@ class Project:
         (self.dir / "proxy.yaml").write_text(f"""version: v3
 teleport:
   nodename: bench-proxy
-  data_dir: {self.dir / 'proxy-data'}
+  data_dir: {self.dir / 'proxy-data'}{self.io_threads_line}
   log:
     severity: {self.severity}
 auth_service:
@@ -124,7 +126,7 @@ proxy_service:
         (self.dir / "agent.yaml").write_text(f"""version: v3
 teleport:
   nodename: bench-agent
-  data_dir: {self.dir / 'agent-data'}
+  data_dir: {self.dir / 'agent-data'}{self.io_threads_line}
   auth_token: {token}
   proxy_server: localhost:{self.web_port}
   ca_pin: {pin}

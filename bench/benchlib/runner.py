@@ -58,6 +58,8 @@ def parse_args(argv):
     p.add_argument("--bin-dir", default=os.environ.get("TP_BIN_DIR", str(ROOT / "build-bench" / "bin")),
                    help="where teleport, tctl and tsh are (default $TP_BIN_DIR or build-bench/bin)")
     p.add_argument("--severity", default="INFO", help="the project's log severity (default INFO)")
+    p.add_argument("--io-threads", type=int, default=None,
+                   help="teleport.io_threads for the proxy and the agent (default: the project's, one per CPU)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"), help="results directory")
     p.add_argument("--tag", help="suffix of the result file names (default: 'quick' with --quick)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs) afterwards")
@@ -132,7 +134,8 @@ class Run:
             raise RuntimeError(f"{', '.join(missing)} missing in {bin_dir}: build with "
                                f"ninja -C {bin_dir.parent} teleport tctl tsh, or pass --bin-dir")
         log("starting the project (auth + proxy, agent) and logging in with tsh")
-        return self.own(Project(self.work, bin_dir, self.pki, pg, maria, self.args.severity).start())
+        return self.own(Project(self.work, bin_dir, self.pki, pg, maria, self.args.severity,
+                                     self.args.io_threads).start())
 
     def pg_paths(self, pg, project, project_error):
         a, paths = self.args, []

@@ -243,6 +243,7 @@ Status DatabaseService::build(ServiceSet& services) {
     return engine->second->accept_dial(r);
   };
   p.audit->start();
+  t.session_io = services.session_io;
   p.tunnel = tunnel::start_tunnel_agent(
       services.io, t,
       [this](tunnel::DialRequest r, std::unique_ptr<net::TlsStream> s) -> boost::asio::awaitable<void> {

@@ -68,6 +68,17 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   BasicTlsStream(const BasicTlsStream&) = delete;
   ~BasicTlsStream() { SSL_free(ssl_); }
 
+  // The same connection with its socket moved to `executor`'s event loop (net/io_pool.h): the TLS
+  // state goes along, the socket is re-registered. Nothing may be pending on this stream; it is
+  // left empty. On failure the result's socket is closed, so its first operation fails.
+  BasicTlsStream rebind(const executor_type& executor, boost::system::error_code& ec) {
+    const auto protocol = next_.local_endpoint(ec).protocol();
+    int fd = ec ? -1 : next_.release(ec);
+    next_layer_type moved(executor);
+    if (!ec) moved.assign(protocol, fd, ec);
+    return BasicTlsStream(std::move(moved), std::exchange(ssl_, nullptr));
+  }
+
   executor_type get_executor() noexcept { return next_.get_executor(); }
   next_layer_type& next_layer() { return next_; }
   lowest_layer_type& lowest_layer() { return next_.lowest_layer(); }
@@ -105,6 +116,8 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   }
 
  private:
+  BasicTlsStream(next_layer_type socket, SSL* ssl) : next_(std::move(socket)), ssl_(ssl) {}
+
   // The first non-empty buffer: one record per call, as asio::ssl::stream does.
   template <class Buffer, class Buffers>
   static Buffer first_buffer(const Buffers& buffers) {

@@ -96,9 +96,10 @@ Result<TlsContexts> build_contexts(AuthServer& auth, const TeleportConfig& confi
 asio::awaitable<void> accept_loop(std::shared_ptr<Listener> listener, std::shared_ptr<ProxyState> state,
                                   ConnectionHandler handler) {
   while (true) {
-    // Each connection runs on its own strand: the relay's two directions never touch one TLS
-    // stream from two threads at once, while connections spread over the io threads.
-    asio::any_io_executor strand = asio::make_strand(state->io);
+    // Each connection stays on one event loop (net/io_pool.h), on its own strand: the relay's two
+    // directions never touch one TLS stream from two threads at once, even with a loop that
+    // several threads run.
+    asio::any_io_executor strand = asio::make_strand(state->session_io ? state->session_io() : state->io);
     auto [ec, socket] = co_await listener->acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
@@ -167,6 +168,7 @@ Status start_proxy_service(ServiceSet& services) {
   auto state = std::make_shared<ProxyState>(services.io, auth.server(), auth.api(), auth.workers(),
                                             tunnel::make_tunnel_server(services.io),
                                             web_config, crypto_rng());
+  state->session_io = services.session_io;
   TP_TRY(auto contexts, build_contexts(auth.server(), config));
   state->set_contexts(std::move(contexts));
 

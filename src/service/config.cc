@@ -203,7 +203,7 @@ Result<TeleportConfig> parse_config(const std::string& yaml_text, const std::str
 
   Section t = top.sub("teleport");
   TP_CHECK(t.check_known({"nodename", "data_dir", "auth_token", "join_params", "proxy_server", "auth_server",
-                          "auth_servers", "ca_pin", "log", "diag_addr"}));
+                          "auth_servers", "ca_pin", "log", "diag_addr", "io_threads"}));
   TP_CHECK(t.string("nodename", c.nodename));
   TP_CHECK(t.string("data_dir", c.data_dir));
   TP_CHECK(t.string("auth_token", c.auth_token));
@@ -220,6 +220,20 @@ Result<TeleportConfig> parse_config(const std::string& yaml_text, const std::str
     c.auth_servers.push_back(one);
   }
   TP_CHECK(t.strings("ca_pin", c.ca_pins));
+  if (t.has("io_threads")) {
+    std::string text;
+    TP_CHECK(t.string("io_threads", text));
+    size_t used = 0;
+    int n = -1;
+    try {
+      n = std::stoi(text, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != text.size() || n < 0 || n > 256)
+      return invalid_argument(t.at("io_threads") + ": \"" + text +
+                              "\" is not a thread count; use 0 (one per CPU, the default) to 256");
+    c.io_threads = static_cast<size_t>(n);
+  }
   Section log = t.sub("log");
   TP_CHECK(log.check_known({"output", "severity", "format"}));
   TP_CHECK(log.string("severity", c.log_severity));

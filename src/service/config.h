@@ -40,6 +40,7 @@ struct TeleportConfig {
   std::vector<std::string> ca_pins;
   std::string log_severity = "INFO";
   std::string log_format = "text";
+  size_t io_threads = 0;  // event loops for connections (net/io_pool.h); 0: one per CPU
 
   struct {
     bool enabled = false;

@@ -1,5 +1,5 @@
-// What `teleport start` hands to each service it starts: the shared
-// io_context, the config, and the in-process Auth Service when there is one.
+// What `teleport start` hands to each service it starts: the main io_context,
+// the config, the in-process Auth Service when there is one, and where sessions run.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -17,6 +17,10 @@ struct ServiceSet {
   const TeleportConfig& config;
   AuthService* auth;                         // null when this process runs no Auth Service
   std::vector<std::function<void()>> on_stop;  // run on SIGINT/SIGTERM, in order
+  // The event loop for a new session (net/io_pool.h); unset: `io`.
+  std::function<boost::asio::io_context&()> session_io;
+
+  boost::asio::io_context& next_session_io() { return session_io ? session_io() : io; }
 };
 
 }  // namespace tp

@@ -45,7 +45,8 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
   void start() {
     for (size_t i = 0; i < std::max<size_t>(config_.pool_size, 1); ++i) {
-      auto slot = std::make_shared<Slot>(asio::make_strand(io_));
+      asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
+      auto slot = std::make_shared<Slot>(loop);
       slots_.push_back(slot);
       asio::co_spawn(slot->strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
     }
@@ -71,7 +72,8 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
  private:
   struct Slot {
-    explicit Slot(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
+    explicit Slot(asio::io_context& l) : loop(l), strand(asio::make_strand(l)) {}
+    asio::io_context& loop;  // the slot's connections and their sessions stay on this loop
     asio::strand<asio::io_context::executor_type> strand;
     // Set while the slot waits (idle connection, backoff), for stop(); strand only.
     net::TlsStream* idle = nullptr;
@@ -208,7 +210,7 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
         stream->next_layer().close(ignored);
         continue;
       }
-      asio::co_spawn(asio::make_strand(io_), handler_(std::move(*request), std::move(stream)),
+      asio::co_spawn(asio::make_strand(slot->loop), handler_(std::move(*request), std::move(stream)),
                      [](std::exception_ptr e) { log_exception("session", e); });
     }
   }

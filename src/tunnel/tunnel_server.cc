@@ -74,7 +74,14 @@ class PooledTunnelServer final : public TunnelServer,
         continue;
       }
       boost::system::error_code ignored;
-      entry->stream->next_layer().cancel(ignored);  // stop the idle watch; it consumed nothing
+      auto session = co_await asio::this_coro::executor;
+      if (&asio::query(session, asio::execution::context) ==
+          &asio::query(entry->stream->get_executor(), asio::execution::context)) {
+        entry->stream->next_layer().cancel(ignored);  // stop the idle watch; it consumed nothing
+      } else {
+        // Onto the session's event loop (net/io_pool.h); releasing the socket ends the idle watch.
+        entry->stream = std::make_unique<net::TlsStream>(entry->stream->rebind(session, ignored));
+      }
       auto sent = co_await internal::write_all(*entry->stream, line, kDialTimeout);
       Status answer = sent;
       if (sent.ok()) {

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "net/io_pool.h"
 #include "service/auth_service.h"
 #include "service/service_set.h"
 
@@ -33,14 +34,15 @@ int run_teleport(const TeleportConfig& config) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
-  boost::asio::io_context io;
+  net::IoPool loops(config.io_threads);
+  boost::asio::io_context& io = loops.main();
   std::unique_ptr<AuthService> auth;
   if (config.auth.enabled) {
     auto started = AuthService::start(io, config);
     if (!started.ok()) return fail(started.error());
     auth = std::move(*started);
   }
-  ServiceSet services{io, config, auth.get(), {}};
+  ServiceSet services{io, config, auth.get(), {}, [&loops]() -> boost::asio::io_context& { return loops.next(); }};
   if (config.proxy.enabled) {
     if (auto s = start_proxy_service(services); !s.ok()) return fail(s.error());
   }
@@ -52,13 +54,11 @@ int run_teleport(const TeleportConfig& config) {
     log::info("teleport", "shutting down", {{"signal", std::to_string(sig)}});
     for (auto& stop : services.on_stop) stop();
     if (auth) auth->stop();
-    io.stop();
+    loops.stop();
   });
   log::info("teleport", "Teleport started", {{"version", TP_VERSION}, {"config", config.path}});
   std::cout << "Teleport v" TP_VERSION " is running" << std::endl;
-  std::thread second([&] { io.run(); });
-  io.run();
-  second.join();
+  loops.run();
   return 0;
 }
 

@@ -36,6 +36,8 @@ class ProxyState {
         web_api(auth, std::move(web_config)), rng(rng) {}
 
   asio::io_context& io;
+  // The event loop for a new connection (net/io_pool.h); unset: `io`.
+  std::function<asio::io_context&()> session_io;
   AuthServer& auth;
   AuthApi& auth_api;
   asio::thread_pool& workers;  // the Auth Service's: web and Auth API handlers run there

@@ -22,6 +22,13 @@ proxy_service:
   EXPECT_FALSE(c->db.enabled);
   EXPECT_EQ(c->auth.listen_addr, "0.0.0.0:3025");
   EXPECT_EQ(c->proxy.postgres_listen_addr, "127.0.0.1:5433");
+  EXPECT_EQ(c->io_threads, 0u);  // one event loop per CPU
+}
+
+TEST(Config, IoThreads) {
+  auto c = parse_config("teleport: {io_threads: 3}\nauth_service: {cluster_name: x}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->io_threads, 3u);
 }
 
 TEST(Config, GeneratedDbConfigLoads) {
@@ -61,6 +68,10 @@ TEST(Config, ErrorsNameTheKeyPath) {
       {"proxy_service: {}\n", "same process as the auth service"},
       {"teleport: {}\n", "no service is enabled"},
       {"auth_service: [\n", "invalid YAML"},
+      {"teleport: {io_threads: many}\nauth_service: {cluster_name: x}\n",
+       "teleport.io_threads: \"many\" is not a thread count; use 0 (one per CPU, the default) to 256"},
+      {"teleport: {io_threads: -1}\nauth_service: {cluster_name: x}\n", "teleport.io_threads: \"-1\" is not"},
+      {"teleport: {io_threads: 2x}\nauth_service: {cluster_name: x}\n", "teleport.io_threads: \"2x\" is not"},
   };
   for (const auto& c : cases) {
     auto r = parse_config(c.yaml, "t.yaml");

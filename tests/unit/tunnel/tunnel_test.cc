@@ -284,5 +284,61 @@ TEST_F(TunnelTest, TheAgentRefusesAServerThatIsNotTheClustersProxy) {
   EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
 }
 
+
+// With one event loop per thread (net/io_pool.h) a pooled connection is accepted on one loop and
+// dialled from a session on another: dial() moves it to the session's loop, and the agent runs
+// each session on the loop of the slot that carried it.
+TEST_F(TunnelTest, ConnectionsMoveToTheSessionsEventLoop) {
+  asio::io_context agent_loop(1), session_loop(1);
+  auto agent_work = asio::make_work_guard(agent_loop);
+  auto session_work = asio::make_work_guard(session_loop);
+  std::thread agent_thread([&] { agent_loop.run(); });
+  std::thread session_thread([&] { session_loop.run(); });
+  std::mutex mu;
+  std::vector<std::thread::id> handler_threads;
+  DialHandler echo = echo_handler();
+  DialHandler recording = [&, echo](DialRequest r, std::unique_ptr<net::TlsStream> s) {
+    {
+      std::lock_guard lock(mu);
+      handler_threads.push_back(std::this_thread::get_id());
+    }
+    return echo(std::move(r), std::move(s));
+  };
+  TunnelAgentConfig c;
+  c.proxy_addr = {"127.0.0.1", port_};
+  c.cert_pem = agent_cert_.cert_pem;
+  c.key_pem = agent_cert_.key_pem;
+  c.host_ca_pems = {pki_.host_ca.cert_pem};
+  c.pool_size = 2;
+  c.session_io = [&agent_loop]() -> asio::io_context& { return agent_loop; };
+  auto agent = start_tunnel_agent(io_, c, recording);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+
+  auto s = server();
+  auto run = [s, &session_loop](std::string db) -> asio::awaitable<std::string> {
+    auto stream = co_await s->dial("agent-1", request_for(db));
+    if (!stream.ok()) co_return "ERROR " + stream.error().message;
+    const bool moved = &asio::query((*stream)->get_executor(), asio::execution::context) == &session_loop;
+    std::string reply(std::string("db=" + db + ";data=;ping").size(), '\0');
+    co_await asio::async_write(**stream, asio::buffer(std::string("ping")), kTuple);
+    auto [ec, n] = co_await asio::async_read(**stream, asio::buffer(reply), kTuple);
+    if (ec) co_return "ERROR reading: " + ec.message();
+    co_return (moved ? "on the session's loop: " : "elsewhere: ") + reply;
+  };
+  for (std::string db : {"pg1", "pg2", "pg3"})
+    EXPECT_EQ(asio::co_spawn(asio::make_strand(session_loop), run(db), asio::use_future).get(),
+              "on the session's loop: db=" + db + ";data=;ping");
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(handler_threads.size(), 3u);
+    for (auto id : handler_threads) EXPECT_EQ(id, agent_thread.get_id());
+  }
+  agent->stop();
+  agent_loop.stop();
+  session_loop.stop();
+  agent_thread.join();
+  session_thread.join();
+}
+
 }  // namespace
 }  // namespace tp::tunnel

@@ -1,0 +1,39 @@
+// The event loops of a `teleport` process: one io_context per thread, and each session on one of
+// them for its whole life (nginx's and PgBouncer's model rather than one loop shared by threads).
+// A session's reads, writes and timers then never wake another thread: with one loop shared by
+// two threads, every completion handed the work to the other thread, and the proxy spent more
+// CPU per query on those wake-ups than on relaying (bench/results, 2026-11-26 notes).
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace tp::net {
+
+class IoPool {
+ public:
+  // `threads` loops; 0 means one per CPU.
+  explicit IoPool(size_t threads);
+
+  // The first loop: listeners, the Auth API, timers. It takes sessions too.
+  boost::asio::io_context& main() { return *loops_.front(); }
+  // The loop for a new session, round robin. Thread-safe.
+  boost::asio::io_context& next();
+  size_t size() const { return loops_.size(); }
+
+  // Runs every loop, the main one on the calling thread; returns once stop() has been called and
+  // every loop has returned.
+  void run();
+  void stop();
+
+ private:
+  using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
+  std::vector<Guard> guards_;  // keep loops without sessions running
+  std::atomic<size_t> next_{0};
+};
+
+}  // namespace tp::net

@@ -1,0 +1,47 @@
+// IoPool: sessions spread round robin over loops that each run on a thread of their own, and
+// stop() ends run().
+#include "net/io_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+namespace tp::net {
+namespace {
+
+TEST(IoPool, NextGoesRoundTheLoops) {
+  IoPool pool(3);
+  ASSERT_EQ(pool.size(), 3u);
+  std::vector<boost::asio::io_context*> seen;
+  for (int i = 0; i < 6; ++i) seen.push_back(&pool.next());
+  EXPECT_EQ(std::set<boost::asio::io_context*>(seen.begin(), seen.end()).size(), 3u);
+  EXPECT_EQ(seen[0], seen[3]);
+  EXPECT_EQ(seen[1], seen[4]);
+  EXPECT_EQ(&pool.main(), seen[0]);
+}
+
+TEST(IoPool, ZeroMeansOnePerCpu) {
+  IoPool pool(0);
+  EXPECT_EQ(pool.size(), std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST(IoPool, EachLoopRunsOnItsOwnThreadUntilStopped) {
+  IoPool pool(3);
+  std::thread runner([&] { pool.run(); });  // the "main" thread of this pool
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 3; ++i) {
+    std::promise<std::thread::id> where;
+    boost::asio::post(pool.next(), [&where] { where.set_value(std::this_thread::get_id()); });
+    threads.insert(where.get_future().get());
+  }
+  EXPECT_EQ(threads.size(), 3u);
+  EXPECT_EQ(threads.count(runner.get_id()), 1u);  // the main loop runs on the caller of run()
+  pool.stop();
+  runner.join();  // returns: loops without work do not keep run() going once stopped
+}
+
+}  // namespace
+}  // namespace tp::net
