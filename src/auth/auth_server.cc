@@ -112,10 +112,18 @@ Status AuthServer::write_admin_identity() {
 }
 
 Result<CertAuthority> AuthServer::authority(CaType type) {
+  const auto index = static_cast<size_t>(type);
+  {
+    std::lock_guard lock(ca_mutex_);
+    if (cas_[index]) return *cas_[index];
+  }
   TP_TRY(auto item, backend_->get(ca_key(type)));
   auto j = json::parse(item.value, nullptr, false);
   if (j.is_discarded()) return internal_error("stored certificate authority is corrupt");
-  return CertAuthority{type, j.value("cluster_name", ""), j.value("key_pem", ""), j.value("cert_pem", "")};
+  CertAuthority ca{type, j.value("cluster_name", ""), j.value("key_pem", ""), j.value("cert_pem", "")};
+  std::lock_guard lock(ca_mutex_);
+  cas_[index] = ca;
+  return ca;
 }
 
 std::vector<std::string> AuthServer::ca_cert_pems(CaType type) {

@@ -142,6 +142,10 @@ class AuthServer {
   const Clock& clock_;
   Rng& rng_;
   std::mutex audit_file_mutex_;
+  // The certificate authorities, read once: they are created at the first start and never change
+  // (no rotation yet; one that comes must clear this). Every proxied connection asks for them.
+  std::mutex ca_mutex_;
+  std::optional<CertAuthority> cas_[3];  // by CaType
 };
 
 }  // namespace tp

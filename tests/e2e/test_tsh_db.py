@@ -91,6 +91,23 @@ def test_db_login_errors(alice):
     assert r.returncode == 1 and "not logged in" in r.stderr and "tsh login --proxy=" in r.stderr
 
 
+def test_a_certificate_from_another_authority_is_refused(alice, tmp_path):
+    # The proxy leaves chain checks out of the TLS handshake and checks every client certificate
+    # against the cluster's CAs afterwards: alice's own database certificate, identity and all,
+    # re-signed by her own key instead of the user CA (so the handshake's proof of possession
+    # passes), must still be refused, in PostgreSQL's protocol.
+    alice.tsh("db", "login", "pgdb", "--db-user=alice", "--db-name=postgres")
+    forged = tmp_path / "forged.pem"
+    subprocess.run(["openssl", "x509", "-in", str(alice.db_cert_path("alice", "pgdb")),
+                    "-signkey", str(alice.key_path("alice")), "-days", "1", "-out", str(forged)],
+                   check=True, capture_output=True)
+    env = dict(line[len("export "):].split("=", 1) for line in alice.tsh("db", "env").stdout.splitlines())
+    r = psql(f"host=localhost port={alice.postgres_port} sslmode=verify-full sslrootcert={env['PGSSLROOTCERT']} "
+             f"sslcert={forged} sslkey={alice.key_path('alice')} user=alice dbname=postgres")
+    assert r.returncode == 2, r
+    assert "not issued by this cluster" in r.stderr, r.stderr
+
+
 def test_db_connect_runs_psql_through_the_native_listener(alice):
     r = alice.tsh("db", "connect", "pgdb", "--db-user=alice", "--db-name=postgres", check=False, input="")
     assert r.returncode == 2, r
