@@ -78,10 +78,18 @@ void release_idle_buffers(ssl::context& ctx) {
   SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
 }
 
+void send_chain_as_given(ssl::context& ctx) {
+  // Without this OpenSSL rebuilds our own chain from the context's trust store in every handshake,
+  // verifying our own certificate's signature each time. Certificates here are issued by the
+  // cluster's CAs, which every peer already has; a chain in the PEM is still sent.
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_NO_AUTO_CHAIN);
+}
+
 Result<ssl::context> make_server_context(const TlsServerConfig& config) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   release_idle_buffers(ctx);
+  send_chain_as_given(ctx);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                   ssl::context::single_dh_use);
   TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
@@ -106,6 +114,7 @@ Result<ssl::context> make_client_context(const TlsClientConfig& config) {
   ssl::context ctx(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   release_idle_buffers(ctx);
+  send_chain_as_given(ctx);
   if (!config.cert_pem.empty()) TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
   if (config.insecure_skip_verify) {
     ctx.set_verify_mode(ssl::verify_none);

@@ -36,6 +36,9 @@ Result<ssl::context> make_server_context(const TlsServerConfig& config);
 // make_*_context functions; for contexts built elsewhere.
 void release_idle_buffers(ssl::context& ctx);
 Result<ssl::context> make_client_context(const TlsClientConfig& config);
+// Sends the certificate chain as configured instead of rebuilding it in every handshake (set by
+// both make_*_context functions).
+void send_chain_as_given(ssl::context& ctx);
 // No session cache and no session tickets (set by make_server_context).
 void no_resumption(ssl::context& ctx);
 

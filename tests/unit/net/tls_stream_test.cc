@@ -200,5 +200,18 @@ TEST_F(TlsStreamTest, AnUntrustedServerFailsTheHandshakeWithTheReason) {
   }());
 }
 
+// A server whose trust store holds its own issuer would otherwise rebuild and re-verify its
+// chain in every handshake (and send the CA along): it sends the leaf it was given.
+TEST_F(TlsStreamTest, TheServerSendsItsChainAsGivenWithoutRebuildingIt) {
+  auto cert = pki_.host_cert("server", kHostRoleProxy);
+  server_ctx_ = std::make_unique<ssl::context>(
+      must(make_server_context({cert.cert_pem, cert.key_pem, {pki_.host_ca.cert_pem}, false, {}})));
+  auto [client, server] = pair(*client_ctx_);
+  run([&]() -> asio::awaitable<void> { EXPECT_FALSE(co_await handshake(client, server, "localhost")); }());
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(client.native_handle());
+  ASSERT_NE(chain, nullptr);
+  EXPECT_EQ(sk_X509_num(chain), 1);
+}
+
 }  // namespace
 }  // namespace tp::net
