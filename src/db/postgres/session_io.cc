@@ -16,12 +16,6 @@ namespace {
 constexpr std::chrono::seconds kStartupTimeout{30};
 }
 
-asio::awaitable<Status> write_bytes(net::TlsStream& stream, std::string_view bytes) {
-  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), kTuple);
-  if (ec) co_return unavailable("connection closed: " + ec.message());
-  co_return Status{};
-}
-
 asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, size_t max) {
   size_t old = buffer.size();
   buffer.resize(old + max);
@@ -31,12 +25,6 @@ asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, s
   co_return Status{};
 }
 
-asio::awaitable<void> close_stream(net::TlsStream& stream) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
-  co_await (stream.async_shutdown(kTuple) || timer.async_wait(kTuple));
-  boost::system::error_code ignored;
-  stream.next_layer().close(ignored);
-}
 
 asio::awaitable<Result<std::variant<pg::StartupMessage, pg::CancelRequest>>> read_client_startup(
     ClientConn& client) {

@@ -19,6 +19,7 @@
 #include "db/internal/session_deadline.h"
 #include "db/mysql/query_auditor.h"
 #include "db/mysql/upstream_login.h"
+#include "db/internal/stream_io.h"
 #include "db/upstream_tls.h"
 #include "net/server.h"
 #include "protocol/mysql/packet.h"
@@ -33,13 +34,7 @@ inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // large result sets still stream quickly.
 inline constexpr size_t kReadChunk = 64 * 1024;
 
-// Writes all of `bytes`.
-template <class Stream>
-asio::awaitable<Status> write_bytes(Stream& stream, std::string_view bytes) {
-  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), kTuple);
-  if (ec) co_return unavailable("connection closed: " + ec.message());
-  co_return Status{};
-}
+using internal::write_bytes;
 
 // Reads the next logical packet into `buffer` (which keeps any bytes read past it) and returns it,
 // along with the bytes it took on the wire. `packet.payload` points into `buffer` or the framer and
@@ -65,8 +60,10 @@ asio::awaitable<Result<ReadPacket>> read_packet(Stream& stream, std::string& buf
   }
 }
 
-// Sends close_notify, waiting at most a moment for the peer; then closes.
-asio::awaitable<void> close_stream(net::TlsStream& stream);
+// Sends close_notify, waiting at most half a second for the peer; then closes.
+inline asio::awaitable<void> close_stream(net::TlsStream& stream) {
+  return internal::close_stream(stream, std::chrono::milliseconds(500));
+}
 
 // Serializes writes to one stream from the relay's two coroutines (an ERR the agent answers in
 // place of the server must not land inside a chunk of server bytes). Both coroutines run on the

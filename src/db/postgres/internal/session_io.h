@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "common/rng.h"
 #include "db/internal/session_deadline.h"
+#include "db/internal/stream_io.h"
 #include "db/postgres/cancel_registry.h"
 #include "db/postgres/query_auditor.h"
 #include "db/upstream_tls.h"
@@ -28,11 +29,13 @@ struct ClientConn {
   std::string pending;
 };
 
-boost::asio::awaitable<Status> write_bytes(net::TlsStream& stream, std::string_view bytes);
+using internal::write_bytes;
 // Appends what one read returns (at most `max` bytes); an error at EOF.
 boost::asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, size_t max = 16384);
-// Sends close_notify, waiting at most a moment for the peer; then closes.
-boost::asio::awaitable<void> close_stream(net::TlsStream& stream);
+// Sends close_notify, waiting at most 200 ms for the peer; then closes.
+inline boost::asio::awaitable<void> close_stream(net::TlsStream& stream) {
+  return internal::close_stream(stream, std::chrono::milliseconds(200));
+}
 
 // Reads startup packets until a StartupMessage or CancelRequest, answering
 // SSLRequest and GSSENCRequest with 'N': the client's bytes are already
