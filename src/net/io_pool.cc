@@ -1,12 +1,21 @@
 #include "net/io_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <thread>
 
 namespace tp::net {
 
+size_t usable_cpus() {
+  // The CPUs this process may run on (taskset, a container's cpuset), not every CPU of the host.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 IoPool::IoPool(size_t threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = usable_cpus();
   for (size_t i = 0; i < threads; ++i) {
     // Concurrency hint 1: one thread runs each loop, so handlers it posts itself skip the lock.
     loops_.push_back(std::make_unique<boost::asio::io_context>(1));

@@ -1,8 +1,8 @@
 // The event loops of a `teleport` process: one io_context per thread, and each session on one of
 // them for its whole life (nginx's and PgBouncer's model rather than one loop shared by threads).
 // A session's reads, writes and timers then never wake another thread: with one loop shared by
-// two threads, every completion handed the work to the other thread, and the proxy spent more
-// CPU per query on those wake-ups than on relaying (bench/results, 2026-11-26 notes).
+// two threads, every completion handed the work to the other thread, 1.9 context switches per
+// query in the proxy (bench/results/2026-11-26-tlsstream-loops.md, notes).
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -13,9 +13,12 @@
 
 namespace tp::net {
 
+// The CPUs this process may run on (its affinity mask), at least 1.
+size_t usable_cpus();
+
 class IoPool {
  public:
-  // `threads` loops; 0 means one per CPU.
+  // `threads` loops; 0 means one per usable CPU.
   explicit IoPool(size_t threads);
 
   // The first loop: listeners, the Auth API, timers. It takes sessions too.
