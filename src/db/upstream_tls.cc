@@ -2,8 +2,6 @@
 
 #include <openssl/x509v3.h>
 
-#include <boost/asio/ip/address.hpp>
-
 #include "common/strings.h"
 #include "net/tls.h"
 
@@ -27,12 +25,6 @@ int note_legacy_cn(int preverify_ok, X509_STORE_CTX* store) {
       SSL_set_ex_data(ssl, legacy_cn_index(), reinterpret_cast<void*>(1));
   }
   return preverify_ok;
-}
-
-bool is_ip(const std::string& host) {
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(host, ec);
-  return !ec;
 }
 }  // namespace
 
@@ -59,24 +51,13 @@ Result<std::unique_ptr<UpstreamTls>> UpstreamTls::for_database(const Database& d
   std::unique_ptr<UpstreamTls> out(new UpstreamTls(std::move(ctx)));
   out->db_name_ = db.name;
   out->mode_ = mode;
-  std::string name = db.tls.server_name.empty() ? hp.host : db.tls.server_name;
-  if (mode == "verify-full") out->verify_name_ = name;
-  if (!is_ip(name)) out->sni_ = name;
+  out->server_name_ = db.tls.server_name.empty() ? hp.host : db.tls.server_name;
   return out;
 }
 
 Status UpstreamTls::prepare(SSL* ssl) const {
   if (mode_ != "insecure") SSL_set_verify(ssl, SSL_VERIFY_PEER, note_legacy_cn);
-  if (!sni_.empty() && SSL_set_tlsext_host_name(ssl, sni_.c_str()) != 1)
-    return internal_error("setting TLS server name " + sni_);
-  if (!verify_name_.empty()) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    int ok = is_ip(verify_name_) ? X509_VERIFY_PARAM_set1_ip_asc(param, verify_name_.c_str())
-                                 : X509_VERIFY_PARAM_set1_host(param, verify_name_.c_str(), 0);
-    if (ok != 1) return internal_error("setting the TLS name to verify: " + verify_name_);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  }
-  return {};
+  return net::expect_server_name(ssl, server_name_, mode_ == "verify-full");
 }
 
 std::string UpstreamTls::describe_failure(SSL* ssl, const std::string& fallback) const {
@@ -91,7 +72,7 @@ std::string UpstreamTls::describe_failure(SSL* ssl, const std::string& fallback)
              "do; rotate the database's SSL/TLS certificate (AWS documents how) or set tls.mode: verify-ca";
   }
   if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
-    return "the database's certificate is not valid for \"" + verify_name_ + "\" (" + why +
+    return "the database's certificate is not valid for \"" + server_name_ + "\" (" + why +
            "); set tls.server_name for database \"" + db_name_ + "\" to a name in the certificate";
   return "the database's certificate did not verify (" + why + "); check tls.ca_cert_file for database \"" +
          db_name_ + "\"";

@@ -34,8 +34,7 @@ class UpstreamTls {
   boost::asio::ssl::context context_;
   std::string db_name_;
   std::string mode_;
-  std::string verify_name_;  // host or IP checked in verify-full
-  std::string sni_;          // empty for IP addresses
+  std::string server_name_;  // sent as SNI (unless an IP address); checked in verify-full
 };
 
 // One per configured database, built at start.

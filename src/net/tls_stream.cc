@@ -109,37 +109,40 @@ void attach(SSL* ssl, int fd) {
   SSL_set_bio(ssl, bio, bio);
 }
 
-Step handshake(SSL* ssl) {
+namespace {
+
+// One SSL_* call, from a clean error queue (it is per thread and may hold another call's errors).
+template <class Call>
+Step step(SSL* ssl, Call call) {
   ERR_clear_error();
   errno = 0;
-  return outcome(ssl, SSL_do_handshake(ssl), 0);
+  size_t bytes = 0;
+  const int ret = call(&bytes);
+  return outcome(ssl, ret, bytes);
+}
+
+}  // namespace
+
+Step handshake(SSL* ssl) {
+  return step(ssl, [ssl](size_t*) { return SSL_do_handshake(ssl); });
 }
 
 Step read(SSL* ssl, void* data, size_t size) {
   if (size == 0) return Step{};
-  ERR_clear_error();
-  errno = 0;
-  size_t n = 0;
-  int ret = SSL_read_ex(ssl, data, size, &n);
-  return outcome(ssl, ret, n);
+  return step(ssl, [&](size_t* n) { return SSL_read_ex(ssl, data, size, n); });
 }
 
 Step write(SSL* ssl, const void* data, size_t size) {
   if (size == 0) return Step{};
-  ERR_clear_error();
-  errno = 0;
-  size_t n = 0;
-  int ret = SSL_write_ex(ssl, data, size, &n);
-  return outcome(ssl, ret, n);
+  return step(ssl, [&](size_t* n) { return SSL_write_ex(ssl, data, size, n); });
 }
 
 Step shutdown(SSL* ssl) {
-  ERR_clear_error();
-  errno = 0;
-  int ret = SSL_shutdown(ssl);
-  // 0: our close_notify is out; calling again waits for the peer's.
-  if (ret == 0) ret = SSL_shutdown(ssl);
-  return outcome(ssl, ret, 0);
+  return step(ssl, [ssl](size_t*) {
+    // 0: our close_notify is out; calling again waits for the peer's.
+    int ret = SSL_shutdown(ssl);
+    return ret == 0 ? SSL_shutdown(ssl) : ret;
+  });
 }
 
 }  // namespace tp::net::tls_io

@@ -39,7 +39,7 @@ struct Step {
 
 // A new SSL for `ctx`; partial writes allowed, read-ahead on. Throws std::bad_alloc on failure.
 SSL* new_ssl(SSL_CTX* ctx);
-// Makes `fd` (non-blocking) the SSL's transport, once; later calls do nothing.
+// Makes `fd` (non-blocking) the SSL's transport, once (at the handshake); later calls do nothing.
 void attach(SSL* ssl, int fd);
 
 Step handshake(SSL* ssl);
@@ -86,6 +86,7 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
 
   template <class Token>
   auto async_handshake(handshake_type type, Token&& token) {
+    tls_io::attach(ssl_, next_.lowest_layer().native_handle());
     if (type == client)
       SSL_set_connect_state(ssl_);
     else
@@ -143,7 +144,6 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
       if (state == kPosted) return finish(self, result);
       if (ec) return finish(self, tls_io::Step{tls_io::Step::kDone, 0, ec});
       auto& socket = stream->next_.lowest_layer();
-      tls_io::attach(stream->ssl_, socket.native_handle());
       result = call(stream->ssl_);
       switch (result.want) {
         case tls_io::Step::kRead:

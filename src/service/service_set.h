@@ -19,8 +19,6 @@ struct ServiceSet {
   std::vector<std::function<void()>> on_stop;  // run on SIGINT/SIGTERM, in order
   // The event loop for a new session (net/io_pool.h); unset: `io`.
   std::function<boost::asio::io_context&()> session_io;
-
-  boost::asio::io_context& next_session_io() { return session_io ? session_io() : io; }
 };
 
 }  // namespace tp

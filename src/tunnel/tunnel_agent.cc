@@ -32,11 +32,6 @@ constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kAnswerTimeout{5};
 constexpr std::chrono::seconds kFailureLogInterval{30};
 
-bool is_ip_address(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_from_this<PooledTunnelAgent> {
  public:
@@ -112,8 +107,9 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
     if (!socket.ok()) co_return socket.error();
     internal::enable_keepalive(*socket);
     auto stream = std::make_unique<net::TlsStream>(std::move(*socket), **ctx);
-    if (!is_ip_address(config_.proxy_addr.host))
-      SSL_set_tlsext_host_name(stream->native_handle(), config_.proxy_addr.host.c_str());
+    // SNI only: the proxy is recognised by its host certificate from the cluster's CA, not by name.
+    if (auto named = net::expect_server_name(stream->native_handle(), config_.proxy_addr.host, false); !named.ok())
+      co_return named.error();
     if (!co_await net::tls_handshake(
             *stream, ssl::stream_base::client,
             std::chrono::duration_cast<std::chrono::milliseconds>(kHandshakeTimeout))) {
