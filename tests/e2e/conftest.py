@@ -90,7 +90,7 @@ class Process:
 class Cluster:
     """An Auth Service (and, with proxy=True, a Proxy Service) in one `teleport start` process."""
 
-    def __init__(self, tmp_path, proxy=False, extra_yaml=""):
+    def __init__(self, tmp_path, proxy=False, extra_yaml="", teleport_yaml=""):
         self.dir = Path(tmp_path)
         self.data_dir = self.dir / "data"
         self.auth_port = free_port()
@@ -102,7 +102,7 @@ class Cluster:
 teleport:
   nodename: localhost
   data_dir: {self.data_dir}
-  log:
+{teleport_yaml}  log:
     severity: DEBUG
 auth_service:
   enabled: yes

@@ -539,3 +539,31 @@ def test_a_burst_of_new_sessions_all_connect(env):
     failures = [err for (out, err), p in zip(outs, procs) if p.returncode != 0]
     assert not failures, failures[:3]
     assert sorted(int(out.strip()) for out, _ in outs) == list(range(16))
+
+
+def test_sessions_on_several_event_loops(tmp_path, pg, pki):
+    # teleport.io_threads: 3 in both processes (more loops than this machine's CPUs): sessions
+    # land on other loops than the tunnel connections they are dialled over, which then move to
+    # the session's loop; every session must still work, at once and one after another.
+    loops = "  io_threads: 3\n"
+    (tmp_path / "cluster").mkdir()
+    cluster = Cluster(tmp_path / "cluster", proxy=True, teleport_yaml=loops).start()
+    agent = Agent(cluster, tmp_path / "agent", pg, pki)
+    agent.config.write_text(agent.config.read_text().replace("teleport:\n", "teleport:\n" + loops, 1))
+    assert loops in agent.config.read_text()
+    try:
+        agent.start().wait_registered()
+        tsh = login_user(cluster, tmp_path / "tsh")
+        tsh("db", "login", DB, "--db-user=alice", "--db-name=app")
+        procs = [subprocess.Popen(["psql", "-X", "-A", "-t", "-c", f"select {i}"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=psql_env(tsh.db_env())) for i in range(9)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert not [err for (_, err), p in zip(outs, procs) if p.returncode != 0]
+        assert sorted(int(out.strip()) for out, _ in outs) == list(range(9))
+        for i in range(6):
+            assert psql(tsh.db_env(), f"select {i} + 100").stdout.strip() == str(i + 100)
+        for pid in (cluster.process.proc.pid, agent.pid):
+            assert len(os.listdir(f"/proc/{pid}/task")) >= 3  # the three loops' threads at least
+    finally:
+        agent.stop()
+        cluster.stop()

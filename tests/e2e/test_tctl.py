@@ -181,6 +181,10 @@ def test_bad_config_fails_fast_with_the_key_path(tmp_path):
     r = run([binary("teleport"), "start", "-c", str(cfg)], check=False, timeout=10)
     assert r.returncode == 1
     assert "auth_service.listen_adr: unknown key" in r.stderr
+    cfg.write_text("teleport:\n  io_threads: lots\nauth_service:\n  cluster_name: x\n")
+    r = run([binary("teleport"), "start", "-c", str(cfg)], check=False, timeout=10)
+    assert r.returncode == 1
+    assert 'teleport.io_threads: "lots" is not a thread count; use 0 (one per CPU, the default) to 256' in r.stderr
 
 
 def test_db_configure_create_writes_the_guides_config(tmp_path):
