@@ -71,7 +71,9 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   // The same connection with its socket moved to `executor`'s event loop (net/io_pool.h): the TLS
   // state goes along, the socket is re-registered. Nothing may be pending on this stream; it is
   // left empty. On failure the result's socket is closed, so its first operation fails.
-  BasicTlsStream rebind(const executor_type& executor, boost::system::error_code& ec) {
+  BasicTlsStream rebind(const executor_type& executor, boost::system::error_code& ec)
+    requires(!std::is_reference_v<NextLayer>)  // a borrowed socket stays its owner's
+  {
     const auto protocol = next_.local_endpoint(ec).protocol();
     int fd = ec ? -1 : next_.release(ec);
     next_layer_type moved(executor);
@@ -117,7 +119,9 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   }
 
  private:
-  BasicTlsStream(next_layer_type socket, SSL* ssl) : next_(std::move(socket)), ssl_(ssl) {}
+  BasicTlsStream(next_layer_type socket, SSL* ssl)
+    requires(!std::is_reference_v<NextLayer>)
+      : next_(std::move(socket)), ssl_(ssl) {}
 
   // The first non-empty buffer: one record per call, as asio::ssl::stream does.
   template <class Buffer, class Buffers>

@@ -32,7 +32,6 @@ constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kAnswerTimeout{5};
 constexpr std::chrono::seconds kFailureLogInterval{30};
 
-
 class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_from_this<PooledTunnelAgent> {
  public:
   PooledTunnelAgent(asio::io_context& io, TunnelAgentConfig config, DialHandler handler)
