@@ -209,13 +209,28 @@ AuthApi::AuthApi(AuthServer& auth) : auth_(auth) {
   // Audit events.
   r.add("POST", "/v1/events", [this](const HttpRequest& q, const Params&) {
     if (auto s = authorize(q, "event", "create"); !s.ok()) return HttpResponse::error(s.error());
+    // An agent's events carry its host id, whatever they say.
+    const std::string* server_id = q.peer->kind == IdentityKind::kHost ? &q.peer->username : nullptr;
+    auto type = q.headers.find("content-type");
+    if (type != q.headers.end() && starts_with(type->second, events::kJsonLinesContentType)) {
+      std::vector<std::string_view> lines;
+      std::string_view rest = q.body;
+      while (!rest.empty()) {
+        const size_t end = std::min(rest.find('\n'), rest.size());
+        std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+        if (line.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back(line);
+      }
+      if (auto s = auth_.emit_event_lines(lines, server_id); !s.ok()) return HttpResponse::error(s.error());
+      return HttpResponse::json({{"accepted", lines.size()}});
+    }
     auto body = q.json();
     if (!body.ok()) return HttpResponse::error(body.error());
     json list = body->is_array() ? std::move(*body) : json::array({std::move(*body)});
     std::vector<json> batch;
     batch.reserve(list.size());
     for (auto& e : list) {
-      if (e.is_object() && q.peer->kind == IdentityKind::kHost) e["server_id"] = q.peer->username;
+      if (e.is_object() && server_id) e["server_id"] = *server_id;
       batch.push_back(std::move(e));
     }
     size_t n = batch.size();

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/files.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "crypto/password.h"
@@ -529,39 +530,188 @@ Status AuthServer::emit_event(json event) {
   return emit_events(std::move(one));
 }
 
+namespace {
+
+// What emit_event_lines needs to know about one event's text, read without
+// building a document: nlohmann's SAX parser validates the whole line and
+// reports the top-level fields.
+class EventScan final : public nlohmann::json_sax<json> {
+ public:
+  bool object = false;    // the text is one JSON object
+  bool typed = false;     // "event" is a string
+  bool complete = false;  // "time", "uid" (a string) and "code" are there
+  bool has_server_id = false;
+  bool has_cluster_name = false;
+  std::string uid;
+
+  bool scan(std::string_view text) {
+    if (!json::sax_parse(text.begin(), text.end(), this) || !object) return false;
+    complete = has_time_ && has_code_ && has_uid_;
+    return true;
+  }
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t) override { return scalar(); }
+  bool number_unsigned(number_unsigned_t) override { return scalar(); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool binary(binary_t&) override { return scalar(); }
+  bool string(string_t& value) override {
+    if (depth_ == 1) {
+      if (key_ == "event") typed = true;
+      if (key_ == "uid") {
+        has_uid_ = true;
+        uid = std::move(value);
+      }
+    }
+    return scalar();
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0 && !started_) object = true;
+    started_ = true;
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& value) override {
+    if (depth_ != 1) return true;
+    key_ = std::move(value);
+    if (key_ == "event") typed = false;  // until its value shows it is a string
+    if (key_ == "uid") has_uid_ = false;
+    has_time_ = has_time_ || key_ == "time";
+    has_code_ = has_code_ || key_ == "code";
+    has_server_id = has_server_id || key_ == "server_id";
+    has_cluster_name = has_cluster_name || key_ == "cluster_name";
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    started_ = true;
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool scalar() {
+    started_ = true;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool started_ = false;
+  std::string key_;
+  bool has_time_ = false, has_code_ = false, has_uid_ = false;
+};
+
+std::string batch_error(size_t index, size_t count, const std::string& what) {
+  return "event " + std::to_string(index + 1) + " of " + std::to_string(count) + ": " + what +
+         "; nothing in this batch was stored";
+}
+
+}  // namespace
+
+Result<std::string> AuthServer::complete_event(json& event, const std::string* server_id, size_t index,
+                                               size_t count, TimePoint now) {
+  if (!event.is_object() || !event.contains("event") || !event["event"].is_string())
+    return invalid_argument(batch_error(index, count, "missing type (\"event\": \"<type>\")"));
+  if (server_id) event["server_id"] = *server_id;
+  if (!event.contains("time")) event["time"] = format_rfc3339(now);
+  if (!event.contains("uid") || !event["uid"].is_string()) event["uid"] = rng_.hex(16);
+  bool success = event.value("success", true);
+  if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
+  if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
+  return event.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 Status AuthServer::emit_events(std::vector<json> events) {
   if (events.empty()) return {};
-  auto now = clock_.now();
+  const auto now = clock_.now();
+  std::vector<std::pair<std::string, std::string>> stored;
+  stored.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    TP_TRY(auto text, complete_event(events[i], nullptr, i, events.size(), now));
+    stored.emplace_back(events[i]["uid"].get<std::string>(), std::move(text));
+  }
+  return store_events(stored, now);
+}
+
+Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
+                                    const std::string* server_id) {
+  if (lines.empty()) return {};
+  const auto now = clock_.now();
+  // What goes in front of a complete event's own fields.
+  std::string prefix = "{";
+  append_json_string(prefix, "cluster_name");
+  prefix += ':';
+  append_json_string(prefix, config_.cluster_name);
+  prefix += ',';
+  const size_t without_server_id = prefix.size();
+  if (server_id) {
+    append_json_string(prefix, "server_id");
+    prefix += ':';
+    append_json_string(prefix, *server_id);
+    prefix += ',';
+  }
+  std::vector<std::pair<std::string, std::string>> stored;
+  stored.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view text = lines[i];
+    EventScan scan;
+    if (!scan.scan(text)) return invalid_argument(batch_error(i, lines.size(), "not one JSON object"));
+    if (!scan.typed)
+      return invalid_argument(batch_error(i, lines.size(), "missing type (\"event\": \"<type>\")"));
+    if (scan.complete && !scan.has_cluster_name && !(server_id && scan.has_server_id)) {
+      // The common case: splice the two fields in, keep the rest byte for byte.
+      const size_t open = text.find('{');
+      std::string out;
+      out.reserve(prefix.size() + text.size());
+      out.append(prefix, 0, server_id ? prefix.size() : without_server_id);
+      out.append(text.substr(open + 1));
+      stored.emplace_back(std::move(scan.uid), std::move(out));
+      continue;
+    }
+    json event = json::parse(text);  // valid: the scan read all of it
+    TP_TRY(auto out, complete_event(event, server_id, i, lines.size(), now));
+    stored.emplace_back(event["uid"].get<std::string>(), std::move(out));
+  }
+  return store_events(stored, now);
+}
+
+Status AuthServer::store_events(const std::vector<std::pair<std::string, std::string>>& uid_and_text,
+                                TimePoint now) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   // Keys order by arrival time, then by arrival order: ranges come back chronologically.
   static std::atomic<uint64_t> sequence{0};
-  uint64_t first = sequence.fetch_add(events.size());
+  uint64_t first = sequence.fetch_add(uid_and_text.size());
   std::vector<Item> items;
-  items.reserve(events.size());
-  std::string lines;
-  for (size_t i = 0; i < events.size(); ++i) {
-    json& event = events[i];
-    if (!event.is_object() || !event.contains("event") || !event["event"].is_string())
-      return invalid_argument("event " + std::to_string(i + 1) + " of " + std::to_string(events.size()) +
-                              ": missing type (\"event\": \"<type>\"); nothing in this batch was stored");
-    if (!event.contains("time")) event["time"] = format_rfc3339(now);
-    if (!event.contains("uid")) event["uid"] = rng_.hex(16);
-    bool success = event.value("success", true);
-    if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
-    if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
+  items.reserve(uid_and_text.size());
+  size_t bytes = 0;
+  for (size_t i = 0; i < uid_and_text.size(); ++i) {
+    const auto& [uid, text] = uid_and_text[i];
     char stamp[48];
-    std::snprintf(stamp, sizeof stamp, "%020lld-%012llu", static_cast<long long>(ns),
+    std::snprintf(stamp, sizeof stamp, "%020lld-%012llu-", static_cast<long long>(ns),
                   static_cast<unsigned long long>(first + i));
-    std::string line = event.dump();
-    const json& uid = event["uid"];
-    items.push_back({"/events/" + std::string(stamp) + "-" + (uid.is_string() ? uid.get<std::string>() : uid.dump()),
-                     line});
-    lines += line;
-    lines += '\n';
+    items.push_back({"/events/" + std::string(stamp) + uid, text});
+    bytes += text.size() + 1;
   }
   auto r = backend_->put_batch(std::move(items));
   if (!r.ok()) return r.error();
   if (!config_.data_dir.empty()) {
+    std::string lines;
+    lines.reserve(bytes);
+    for (const auto& [uid, text] : uid_and_text) {
+      lines += text;
+      lines += '\n';
+    }
     std::lock_guard lock(audit_file_mutex_);
     std::ofstream out(config_.data_dir + "/log/events.log", std::ios::app);
     if (!out) {

@@ -124,6 +124,11 @@ class AuthServer {
   Status emit_event(nlohmann::json event);
   // Stores a batch in one backend transaction: all of them or, on error, none.
   Status emit_events(std::vector<nlohmann::json> events);
+  // The same for events as JSON text, one object per line (what agents upload):
+  // a complete event is stored as it came, with "cluster_name" and, when
+  // `server_id` is given, "server_id" (the agent's host id, which overrides
+  // whatever the event says) added in front.
+  Status emit_event_lines(const std::vector<std::string_view>& lines, const std::string* server_id);
   Result<std::vector<nlohmann::json>> search_events(const EventFilter& filter);
 
   Backend& backend() { return *backend_; }
@@ -133,6 +138,11 @@ class AuthServer {
       : config_(std::move(config)), backend_(std::move(backend)), clock_(clock), rng_(rng) {}
   Status init();
   Status write_admin_identity();
+  // Fills what emit_events promises into `event` and returns its text.
+  Result<std::string> complete_event(nlohmann::json& event, const std::string* server_id, size_t index,
+                                     size_t count, TimePoint now);
+  // One backend transaction for the batch, then the events.log file.
+  Status store_events(const std::vector<std::pair<std::string, std::string>>& uid_and_text, TimePoint now);
   Status put_user(const User& user);
   Result<IssuedCerts> sign_for(const Identity& identity, const std::string& public_key_pem, CaType ca_type,
                                const std::vector<std::string>& dns_names, bool is_server);

@@ -111,6 +111,9 @@ inline constexpr const char* kDbCreate = "db.create";
 inline constexpr const char* kDbDelete = "db.delete";
 // The code for an event type and outcome, e.g. ("db.session.start", false) -> "TDB00W".
 std::string code_for(const std::string& type, bool success);
+// POST /v1/events takes a JSON array of events or, with this content type,
+// JSON Lines: one event object per line (what agents upload).
+inline constexpr const char* kJsonLinesContentType = "application/x-ndjson";
 }  // namespace events
 
 struct EventFilter {

@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace tp::db {
 
@@ -38,10 +39,19 @@ void AuditLog::start() {
   thread_ = std::thread([this] { run(); });
 }
 
+void AuditLog::emit(JsonObjectWriter event) {
+  event.add("uid", next_uid());
+  push(std::move(event).finish());
+}
+
 void AuditLog::emit(json event) {
   if (!event.contains("time")) event["time"] = format_rfc3339(clock_.now());
   if (!event.contains("uid")) event["uid"] = next_uid();
-  std::vector<json> overflow;
+  push(event.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void AuditLog::push(std::string event) {
+  std::vector<std::string> overflow;
   bool wake = false;
   {
     std::lock_guard lock(mu_);
@@ -79,31 +89,33 @@ std::vector<std::string> AuditLog::spool_files() const {
   if (!dir) return out;
   while (dirent* e = readdir(dir)) {
     std::string name = e->d_name;
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) out.push_back(name);
+    // .jsonl: JSON Lines; .json: a JSON array, as spools were written before.
+    if (ends_with(name, ".jsonl") || ends_with(name, ".json")) out.push_back(name);
   }
   closedir(dir);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-Result<std::string> AuditLog::write_batch_file(const std::string& dir, const std::vector<json>& events) {
+Result<std::string> AuditLog::write_batch_file(const std::string& dir,
+                                               const std::vector<std::string>& events) {
   TP_CHECK(make_dirs(dir, 0700));
   uint64_t seq;
   {
     std::lock_guard lock(mu_);
     seq = spool_seq_++;
   }
-  // <unix nanos>-<seq>-<random>.json: sorts by time; unique across restarts.
+  // <unix nanos>-<seq>-<random>.jsonl: sorts by time; unique across restarts.
   char name[96];
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
-  std::snprintf(name, sizeof name, "%020lld-%06llu-%s.json", static_cast<long long>(ns),
+  std::snprintf(name, sizeof name, "%020lld-%06llu-%s.jsonl", static_cast<long long>(ns),
                 static_cast<unsigned long long>(seq % 1000000), rng_.hex(4).c_str());
   std::string path = dir + "/" + name;
-  TP_CHECK(write_file_atomic(path, json(events).dump(), 0600));
+  TP_CHECK(write_file_atomic(path, json_lines(events.begin(), events.end()), 0600));
   return path;
 }
 
-Status AuditLog::spool(const std::vector<json>& events) {
+Status AuditLog::spool(const std::vector<std::string>& events) {
   TP_TRY(auto path, write_batch_file(options_.spool_dir, events));
   (void)path;
   spool_pending_ = true;  // after the file exists: a pass that lists the folder first sees it next time
@@ -111,7 +123,8 @@ Status AuditLog::spool(const std::vector<json>& events) {
 }
 
 void AuditLog::spool_queue(std::unique_lock<std::mutex>& lock) {
-  std::vector<json> events(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  std::vector<std::string> events(std::make_move_iterator(queue_.begin()),
+                                  std::make_move_iterator(queue_.end()));
   queue_.clear();
   lock.unlock();
   if (auto s = spool(events); !s.ok())
@@ -121,18 +134,21 @@ void AuditLog::spool_queue(std::unique_lock<std::mutex>& lock) {
 
 namespace {
 
-// Roughly what an event weighs as JSON: its strings, which is where a large
-// query makes it large. Cheap enough to run on every event of every batch.
-size_t approx_size(const json& event) {
-  size_t n = 64;
-  for (const auto& [key, value] : event.items()) {
-    n += key.size() + 8;
-    if (value.is_string()) n += value.get_ref<const std::string&>().size();
-    if (value.is_array())
-      for (const auto& v : value)
-        if (v.is_string()) n += v.get_ref<const std::string&>().size() + 4;
+// Reads a spool file: JSON Lines, or a JSON array as spools were written before.
+Result<std::vector<std::string>> read_spool_file(const std::string& path) {
+  TP_TRY(auto text, read_file(path));
+  std::vector<std::string> events;
+  if (!text.empty() && text.front() == '[') {
+    auto batch = json::parse(text, nullptr, false);
+    if (!batch.is_array()) return invalid_argument("not a JSON array");
+    for (const auto& e : batch) events.push_back(e.dump(-1, ' ', false, json::error_handler_t::replace));
+    return events;
   }
-  return n;
+  for (auto& line : split(text, '\n')) {
+    if (!json::accept(line)) return invalid_argument("a line is not JSON");
+    events.push_back(std::move(line));
+  }
+  return events;
 }
 
 // The Auth Service said the batch itself is wrong: sending it again cannot help.
@@ -144,14 +160,14 @@ template <class It>
 size_t AuditLog::batch_length(It begin, It end) const {
   size_t n = 0, bytes = 0;
   for (It it = begin; it != end && n < options_.batch_size; ++it) {
-    bytes += approx_size(*it);
+    bytes += it->size() + 1;
     if (n > 0 && bytes > options_.max_batch_bytes) break;  // one event always goes
     ++n;
   }
   return n;
 }
 
-void AuditLog::quarantine(const std::vector<json>& events, const Error& why) {
+void AuditLog::quarantine(const std::vector<std::string>& events, const Error& why) {
   // Kept, not lost: a person can read them, fix what the Auth Service refused and replay them.
   auto path = write_batch_file(options_.spool_dir + "/rejected", events);
   if (!path.ok()) {
@@ -182,25 +198,27 @@ std::pair<size_t, bool> AuditLog::replay_spool() {
   const bool look = spool_pending_.exchange(false);
   for (const auto& name : look ? spool_files() : std::vector<std::string>()) {
     std::string path = options_.spool_dir + "/" + name;
-    auto text = read_file(path);
-    auto batch = text.ok() ? json::parse(*text, nullptr, false) : json();
-    if (!batch.is_array()) {
-      log::warn("db", "skipping an unreadable audit spool file", {{"file", path}});
+    auto read = read_spool_file(path);
+    if (!read.ok()) {
+      log::warn("db", "skipping an unreadable audit spool file",
+                {{"file", path}, {"error", read.error().message}});
       ::unlink(path.c_str());
       continue;
     }
-    std::vector<json> events(std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+    std::vector<std::string> events = std::move(*read);
     // A file holds up to a whole backlog: it goes up in batches like the queue does.
     for (size_t done = 0; done < events.size();) {
       const size_t end = done + batch_length(events.begin() + static_cast<long>(done), events.end());
-      std::vector<json> part(events.begin() + static_cast<long>(done), events.begin() + static_cast<long>(end));
+      std::vector<std::string> part(events.begin() + static_cast<long>(done),
+                                    events.begin() + static_cast<long>(end));
       if (Status s = upload_(part); rejected(s)) {
         quarantine(part, s.error());
       } else if (!s.ok()) {
         // Keep only what is left, so what went up is not sent twice.
         if (done > 0) {
-          std::vector<json> rest(events.begin() + static_cast<long>(done), events.end());
-          if (auto w = write_file_atomic(path, json(rest).dump(), 0600); !w.ok())
+          if (auto w = write_file_atomic(
+                  path, json_lines(events.begin() + static_cast<long>(done), events.end()), 0600);
+              !w.ok())
             log::warn("db", "cannot shorten an audit spool file; some events may be sent twice",
                       {{"file", path}, {"error", w.error().message}});
         }
@@ -222,7 +240,7 @@ std::pair<size_t, bool> AuditLog::replay_spool() {
 size_t AuditLog::upload_queue() {
   size_t uploaded = 0;
   while (true) {
-    std::vector<json> batch;
+    std::vector<std::string> batch;
     {
       std::lock_guard lock(mu_);
       const auto n = static_cast<long>(batch_length(queue_.begin(), queue_.end()));
@@ -297,7 +315,7 @@ void AuditLog::stop(std::chrono::milliseconds deadline) {
   if (!last_failed_) upload_pending();
   if (std::chrono::steady_clock::now() - start > deadline)
     log::warn("db", "audit upload at shutdown took longer than the grace period");
-  std::vector<json> rest;
+  std::vector<std::string> rest;
   {
     std::lock_guard lock(mu_);
     rest.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));

@@ -1,10 +1,11 @@
 // The agent's audit trail (DESIGN section 8): sessions hand events to emit(),
 // which never blocks on the network or the disk; an uploader thread sends them
 // to the Auth Service in batches (it wakes once per batch, not per event, and
-// waits up to `linger` for a batch to fill). When the Auth Service cannot be
-// reached, batches go to an on-disk spool (<data_dir>/db/spool/*.json, one
-// JSON array per file, named so they sort in order) and are replayed, oldest
-// first, once it answers again. A batch the Auth Service refuses as invalid
+// waits up to `linger` for a batch to fill). Events travel as JSON text, one
+// object per line, from the moment they are built: no document per query.
+// When the Auth Service cannot be reached, batches go to an on-disk spool
+// (<data_dir>/db/spool/*.jsonl, JSON Lines, named so they sort in order) and
+// are replayed, oldest first, once it answers again. A batch the Auth Service refuses as invalid
 // is kept in <spool>/rejected/ and not retried, so it cannot block the rest.
 #pragma once
 
@@ -21,17 +22,18 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/result.h"
 #include "common/rng.h"
 
 namespace tp::db {
 
-// Uploads one batch; an error keeps the batch for later.
-using EventUploader = std::function<Status(const std::vector<nlohmann::json>&)>;
+// Uploads one batch, each event one JSON object's text; an error keeps the batch for later.
+using EventUploader = std::function<Status(const std::vector<std::string>&)>;
 
 struct AuditLogOptions {
   std::string spool_dir;
-  size_t batch_size = 200;
+  size_t batch_size = 1000;
   // A batch also stops at about this many bytes of JSON (one event always goes):
   // the Auth Service takes request bodies up to 16 MiB.
   size_t max_batch_bytes = 4 * 1024 * 1024;
@@ -51,7 +53,10 @@ class AuditLog {
 
   // Starts the uploader thread.
   void start();
-  // Queues an event; adds "time" and "uid" when missing so a replayed event keeps them.
+  // Queues an event that has its "time" (the session events do); adds its "uid",
+  // so a replayed event keeps both.
+  void emit(JsonObjectWriter event);
+  // The same for an event built as a document; adds "time" too when missing.
   void emit(nlohmann::json event);
   // Uploads what it can within `deadline`, spools the rest, stops the thread.
   void stop(std::chrono::milliseconds deadline);
@@ -68,11 +73,12 @@ class AuditLog {
   // How many events from `begin` make one upload (batch_size and max_batch_bytes).
   template <class It>
   size_t batch_length(It begin, It end) const;
-  // Writes events as one JSON array into a new file in `dir` (the spool or its
+  // Writes events as JSON Lines into a new file in `dir` (the spool or its
   // rejected/ folder), named so files sort in the order they were written.
-  Result<std::string> write_batch_file(const std::string& dir, const std::vector<nlohmann::json>& events);
+  Result<std::string> write_batch_file(const std::string& dir, const std::vector<std::string>& events);
   // Keeps events the Auth Service refused as invalid in <spool>/rejected/.
-  void quarantine(const std::vector<nlohmann::json>& events, const Error& why);
+  void quarantine(const std::vector<std::string>& events, const Error& why);
+  void push(std::string event);
   void note_failure();  // backs off before the next attempt
   // The two halves of upload_pending(), called with upload_mu_ held. replay_spool
   // says how many it uploaded and whether the spool is now empty.
@@ -80,7 +86,7 @@ class AuditLog {
   size_t upload_queue();
   // Moves the whole queue to the spool; called and returns with `lock` held.
   void spool_queue(std::unique_lock<std::mutex>& lock);
-  Status spool(const std::vector<nlohmann::json>& events);
+  Status spool(const std::vector<std::string>& events);
   std::vector<std::string> spool_files() const;
 
   AuditLogOptions options_;
@@ -89,7 +95,7 @@ class AuditLog {
   Rng& rng_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<nlohmann::json> queue_;
+  std::deque<std::string> queue_;
   bool stopping_ = false;
   bool idle_ = false;       // the uploader waits for a first event
   bool lingering_ = false;  // the uploader waits for a batch to fill

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "auth/auth_server.h"
+#include "common/json_writer.h"
 #include "net/http.h"
 #include "net/http_client.h"
 
@@ -67,9 +68,11 @@ class ProxyAuthAccess final : public AuthAccess {
     return {};
   }
 
-  Status emit_events(const std::vector<json>& events) override {
-    TP_TRY(auto ignored, events_client().call("POST", "/v1/events", json(events)));
-    (void)ignored;
+  Status emit_events(const std::vector<std::string>& events) override {
+    TP_TRY(auto response, events_client().raw("POST", "/v1/events", json_lines(events.begin(), events.end()),
+                                              events::kJsonLinesContentType));
+    if (response.status < 200 || response.status >= 300)
+      return net::error_from_response(response.status, response.body);
     return {};
   }
 
@@ -119,10 +122,8 @@ class LocalAuthAccess final : public AuthAccess {
   Status remove_database_server(const std::string& db_name, const std::string& host_id) override {
     return auth_.remove_database_server(db_name, host_id);
   }
-  Status emit_events(const std::vector<json>& events) override {
-    std::vector<json> batch = events;
-    for (auto& e : batch) e["server_id"] = host_id_;
-    return auth_.emit_events(std::move(batch));
+  Status emit_events(const std::vector<std::string>& events) override {
+    return auth_.emit_event_lines(std::vector<std::string_view>(events.begin(), events.end()), &host_id_);
   }
   Result<json> renew_host_cert(const std::string& public_key_pem,
                                const std::vector<std::string>& dns_names) override {

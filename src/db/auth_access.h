@@ -42,7 +42,8 @@ class AuthAccess {
   virtual Result<std::vector<Role>> roles() = 0;
   virtual Status heartbeat(const DatabaseServer& server, std::chrono::seconds ttl) = 0;
   virtual Status remove_database_server(const std::string& db_name, const std::string& host_id) = 0;
-  virtual Status emit_events(const std::vector<nlohmann::json>& events) = 0;
+  // Each event is one JSON object's text (see AuditLog).
+  virtual Status emit_events(const std::vector<std::string>& events) = 0;
   // A new host certificate for `public_key_pem`: the answer has the join answer's shape.
   virtual Result<nlohmann::json> renew_host_cert(const std::string& public_key_pem,
                                                  const std::vector<std::string>& dns_names) = 0;

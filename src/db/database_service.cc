@@ -195,7 +195,7 @@ Status DatabaseService::build(ServiceSet& services) {
   AuditLogOptions audit_options;
   audit_options.spool_dir = identity_dir(config.data_dir) + "/spool";
   p.audit = std::make_unique<AuditLog>(
-      audit_options, [auth](const std::vector<nlohmann::json>& events) { return auth->emit_events(events); },
+      audit_options, [auth](const std::vector<std::string>& events) { return auth->emit_events(events); },
       system_clock(), crypto_rng());
   p.credentials = make_upstream_credentials(make_rds_iam_token_provider(system_clock()), system_env_lookup());
   if (config.db.databases.empty())

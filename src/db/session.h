@@ -3,13 +3,13 @@
 // audit events that record it. Pure functions over values.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "auth/types.h"
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/result.h"
 #include "crypto/identity.h"
 #include "rbac/access.h"
@@ -42,15 +42,16 @@ Result<std::string> check_route(const DatabaseRoute& route, const std::string& s
 // RBAC for the session: the database's labels, db user and db name.
 AccessDecision authorize_session(const std::vector<Role>& roles, const SessionInfo& session);
 
-// Audit events, in the reference's vocabulary and field names.
-nlohmann::json session_start_event(const SessionInfo& session, const Status& outcome, TimePoint now);
-nlohmann::json session_end_event(const SessionInfo& session, TimePoint started, TimePoint now);
+// Audit events, in the reference's vocabulary and field names, written as JSON
+// text (one per query: no document per event); AuditLog::emit adds the "uid".
+JsonObjectWriter session_start_event(const SessionInfo& session, const Status& outcome, TimePoint now);
+JsonObjectWriter session_end_event(const SessionInfo& session, TimePoint started, TimePoint now);
 // The query text and each parameter are cut at these sizes ("db_query_truncated": true,
 // "db_query_bytes": the query's full size); invalid UTF-8 becomes U+FFFD.
 inline constexpr size_t kMaxAuditedQueryBytes = 1024 * 1024;
 inline constexpr size_t kMaxAuditedParameterBytes = 64 * 1024;
-nlohmann::json session_query_event(const SessionInfo& session, std::string_view query,
-                                   const std::vector<std::string>& parameters, TimePoint now);
+JsonObjectWriter session_query_event(const SessionInfo& session, std::string_view query,
+                                     const std::vector<std::string>& parameters, TimePoint now);
 
 // Why a relay ended, in the words the session.end log line uses.
 enum class RelayEnd {

@@ -482,14 +482,14 @@ def test_audit_events_survive_an_auth_outage_through_the_spool(tmp_path, pg, pki
         e.cluster.stop()
         p.communicate(timeout=10)
         spool = e.agent.data_dir / "db" / "spool"
-        wait_until(lambda: list(spool.glob("*.json")), 15, "the end event in the agent's spool")
+        wait_until(lambda: list(spool.glob("*.jsonl")), 15, "the end event in the agent's spool")
         e.cluster.start()
 
         def replayed():
             return [ev for ev in audit_events(e.cluster, "db.session.end") if ev.get("sid") == sid]
         ends = wait_until(replayed, 20, "the spooled end event to reach the Auth Service")
         assert ends[0]["user"] == "alice"
-        wait_until(lambda: not list(spool.glob("*.json")), 10, "the spool to drain")
+        wait_until(lambda: not list(spool.glob("*.jsonl")), 10, "the spool to drain")
     finally:
         e.close()
 

@@ -179,6 +179,23 @@ TEST_F(AuthApiTest, DatabaseAgentIsLimitedToItsOwnWork) {
   ASSERT_EQ(servers->size(), 1u);
   EXPECT_EQ((*servers)[0].host_id, "h-Db");  // an agent speaks only for itself
   EXPECT_TRUE(agent.call("POST", "/v1/events", {{"event", "db.session.start"}, {"user", "alice"}}).ok());
+  // JSON Lines, as the agent uploads: the host id in each event is the agent's own.
+  auto lines = agent.raw("POST", "/v1/events",
+                         "{\"event\":\"db.session.query\",\"server_id\":\"spoofed\"}\n"
+                         "{\"event\":\"db.session.query\",\"time\":\"2026-01-01T00:00:00Z\",\"uid\":\"u2\","
+                         "\"code\":\"TDB02I\"}\n",
+                         events::kJsonLinesContentType);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(lines->status, 200) << lines->body;
+  auto stored = auth_->search_events({.type = "db.session.query"});
+  ASSERT_EQ(stored->size(), 2u);
+  for (const auto& e : *stored) EXPECT_EQ(e.value("server_id", ""), "h-Db") << e.dump();
+  auto not_json = agent.raw("POST", "/v1/events", "{\"event\":\"db.session.query\"}\n{oops\n",
+                            events::kJsonLinesContentType);
+  ASSERT_TRUE(not_json.ok());
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_NE(not_json->body.find("event 2 of 2: not one JSON object"), std::string::npos) << not_json->body;
+  EXPECT_EQ(auth_->search_events({.type = "db.session.query"})->size(), 2u) << "all or nothing";
 
   auto denied = agent.call("GET", "/v1/users");
   ASSERT_FALSE(denied.ok());

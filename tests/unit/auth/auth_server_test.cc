@@ -207,5 +207,43 @@ TEST_F(AuthServerTest, AnEventBatchIsStoredInOrderOrNotAtAll) {
   EXPECT_EQ(auth_->search_events({.type = "db.session.query"})->size(), 3u);
 }
 
+TEST_F(AuthServerTest, AgentEventLinesAreStoredAsTheyCameWithTheClusterAndServerInFront) {
+  const std::string complete =
+      R"({"event":"db.session.query","code":"TDB02I","success":true,"time":"2026-01-01T00:00:00Z","user":"bob",)"
+      R"("db_query":"select 'é' -- \"x\"","uid":"u1"})";
+  const std::string host = "host-1";
+  const std::string spoofing =
+      R"({"event":"db.session.query","server_id":"other","uid":"u2","time":"t","code":"c","user":"bob"})";
+  const std::string bare = R"({"event":"db.session.end","user":"bob"})";
+  ASSERT_TRUE(auth_->emit_event_lines({complete, spoofing, bare}, &host).ok());
+
+  auto items = auth_->backend().range("/events/");
+  ASSERT_TRUE(items.ok());
+  ASSERT_GE(items->size(), 3u);
+  std::vector<std::string> lines;
+  for (size_t i = items->size() - 3; i < items->size(); ++i) lines.push_back((*items)[i].value);
+  EXPECT_EQ(lines[0], R"({"cluster_name":"test.local","server_id":"host-1",)" + complete.substr(1))
+      << "the agent's text is kept byte for byte";
+  auto spoofed = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(spoofed["server_id"], "host-1") << "an agent speaks only for itself";
+  EXPECT_EQ(spoofed["uid"], "u2");
+  auto completed = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(completed["code"], "TDB01I");
+  EXPECT_EQ(completed["cluster_name"], "test.local");
+  EXPECT_FALSE(completed.value("uid", "").empty());
+  EXPECT_FALSE(completed.value("time", "").empty());
+  EXPECT_EQ(auth_->search_events({.user = "bob"})->size(), 3u);
+
+  for (const std::string& bad :
+       {std::string(R"(["event"])"), std::string(R"({"event":1})"),
+        std::string(R"({"event":"x"} {"event":"y"})"), std::string(R"({"event":"x")")}) {
+    auto s = auth_->emit_event_lines({bare, bad}, &host);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_THAT(s.error().message, ::testing::HasSubstr("event 2 of 2:")) << bad;
+    EXPECT_THAT(s.error().message, ::testing::HasSubstr("nothing in this batch was stored"));
+  }
+  EXPECT_EQ(auth_->search_events({.user = "bob"})->size(), 3u);
+}
+
 }  // namespace
 }  // namespace tp

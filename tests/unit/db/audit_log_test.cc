@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/strings.h"
 #include "unit/backend/temp_dir.h"
 
 namespace tp::db {
@@ -31,12 +32,15 @@ struct FakeUploader {
   std::vector<json> received;
   std::atomic<int> calls = 0;
   int fail_after = -1;  // >= 0: calls after this many fail as unreachable
-  Status operator()(const std::vector<json>& batch) {
+  Status operator()(const std::vector<std::string>& batch) {
     ++calls;
     if (!reachable || (fail_after >= 0 && calls > fail_after)) return unavailable("auth service unreachable");
-    for (const auto& e : batch)
-      if (e.value("event", "") == "bad") return invalid_argument("event 1 of 1: missing type");
-    received.insert(received.end(), batch.begin(), batch.end());
+    std::vector<json> events;
+    for (const auto& text : batch) {
+      events.push_back(json::parse(text));  // each event is one JSON object's text
+      if (events.back().value("event", "") == "bad") return invalid_argument("event 1 of 1: missing type");
+    }
+    received.insert(received.end(), events.begin(), events.end());
     return {};
   }
 };
@@ -53,7 +57,7 @@ class AuditLogTest : public ::testing::Test {
     o.linger = linger;
     o.retry_interval = std::chrono::seconds(30);
     return AuditLog(
-        o, [this](const std::vector<json>& b) { return uploader_(b); }, clock_, rng_);
+        o, [this](const std::vector<std::string>& b) { return uploader_(b); }, clock_, rng_);
   }
   testing::TempDir dir_;
   FakeUploader uploader_;
@@ -172,7 +176,7 @@ TEST_F(AuditLogTest, ABatchTheAuthServiceRefusesIsKeptAsideAndTheRestGoesOn) {
   ASSERT_EQ(kept.size(), 1u);
   auto text = read_file(dir_.file("spool") + "/rejected/" + kept[0]);
   ASSERT_TRUE(text.ok());
-  EXPECT_EQ(json::parse(*text)[0]["event"], "bad") << "kept, not lost";
+  EXPECT_EQ(json::parse(split(*text, '\n').at(0))["event"], "bad") << "kept, not lost, one event per line";
 }
 
 TEST_F(AuditLogTest, LargeEventsMakeSmallerBatches) {
@@ -201,6 +205,33 @@ TEST_F(AuditLogTest, ALargeSpoolFileGoesUpInBatchesAndAFailureMidwaySendsNothing
   std::vector<int> order;
   for (const auto& e : uploader_.received) order.push_back(e["n"]);
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(AuditLogTest, EventsWrittenAsTextGetTheirIdAndKeepEveryField) {
+  AuditLog log = make();
+  JsonObjectWriter event;
+  event.add("event", "db.session.query").add("time", "2026-01-01T00:00:00Z").add("db_query", "select '\xff'");
+  log.emit(std::move(event));
+  EXPECT_EQ(log.upload_pending(), 1u);
+  ASSERT_EQ(uploader_.received.size(), 1u);
+  EXPECT_EQ(uploader_.received[0]["time"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(uploader_.received[0]["db_query"], "select '\xef\xbf\xbd'");
+  EXPECT_FALSE(uploader_.received[0].value("uid", "").empty());
+}
+
+TEST_F(AuditLogTest, ASpoolFileFromBeforeJsonLinesIsReplayed) {
+  // Spools used to hold one JSON array per file.
+  ASSERT_TRUE(make_dirs(dir_.file("spool"), 0700).ok());
+  ASSERT_TRUE(write_file_atomic(
+                  dir_.file("spool") + "/00000000000000000001-000000-abcd.json",
+                  R"([{"event":"old","uid":"u1","time":"t1"},{"event":"older","uid":"u2","time":"t2"}])",
+                  0600)
+                  .ok());
+  AuditLog log = make();
+  EXPECT_EQ(log.upload_pending(), 2u);
+  ASSERT_EQ(uploader_.received.size(), 2u);
+  EXPECT_EQ(uploader_.received[1]["uid"], "u2");
+  EXPECT_EQ(log.spooled_files(), 0u);
 }
 
 }  // namespace

@@ -57,9 +57,9 @@ class MysqlEngineTest : public ::testing::Test {
     audit_options.spool_dir = dir_.file("spool");
     audit_ = std::make_unique<AuditLog>(
         audit_options,
-        [this](const std::vector<nlohmann::json>& batch) {
+        [this](const std::vector<std::string>& batch) {
           std::lock_guard lock(mu_);
-          events_.insert(events_.end(), batch.begin(), batch.end());
+          for (const auto& e : batch) events_.push_back(nlohmann::json::parse(e));
           return Status{};
         },
         system_clock(), crypto_rng());
