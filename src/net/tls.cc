@@ -85,11 +85,21 @@ void send_chain_as_given(ssl::context& ctx) {
   SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_NO_AUTO_CHAIN);
 }
 
+void prefer_aes128(ssl::context& ctx, bool server) {
+  // AES-128-GCM first, as Go's TLS stack (and so Teleport) orders TLS 1.3 suites: it encrypts about a
+  // third faster than OpenSSL's default first choice, AES-256-GCM, and every byte of a session is
+  // encrypted and decrypted at two or four of our endpoints. A server picks by its own order, so
+  // libpq's and mariadb's AES-256-first offers get AES-128 too.
+  SSL_CTX_set_ciphersuites(ctx.native_handle(), "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+  if (server) SSL_CTX_set_options(ctx.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
+
 Result<ssl::context> make_server_context(const TlsServerConfig& config) {
   ssl::context ctx(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   release_idle_buffers(ctx);
   send_chain_as_given(ctx);
+  prefer_aes128(ctx, true);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                   ssl::context::single_dh_use);
   TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
@@ -115,6 +125,7 @@ Result<ssl::context> make_client_context(const TlsClientConfig& config) {
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   release_idle_buffers(ctx);
   send_chain_as_given(ctx);
+  prefer_aes128(ctx, false);
   if (!config.cert_pem.empty()) TP_CHECK(use_key_pair(ctx, config.cert_pem, config.key_pem));
   if (config.insecure_skip_verify) {
     ctx.set_verify_mode(ssl::verify_none);

@@ -41,6 +41,9 @@ Result<ssl::context> make_client_context(const TlsClientConfig& config);
 void send_chain_as_given(ssl::context& ctx);
 // No session cache and no session tickets (set by make_server_context).
 void no_resumption(ssl::context& ctx);
+// TLS 1.3 suites in the order AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; a server also picks by
+// its own order, not the client's (set by both make_*_context functions).
+void prefer_aes128(ssl::context& ctx, bool server);
 
 // Sends `name` as SNI (unless it is an IP address) and, with `verify`, makes the handshake fail
 // unless the server's certificate is valid for it (DNS name or IP address).
