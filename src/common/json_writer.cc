@@ -28,20 +28,26 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   return n;
 }
 
+namespace {
+
+// Appends the UTF-8 sequence at text[i], or U+FFFD for its first byte when
+// there is none; returns the index after what it consumed.
+size_t append_utf8_or_replacement(std::string& out, std::string_view text, size_t i) {
+  const size_t n = utf8_sequence_length(text, i);
+  if (n == 0) {
+    out += "\xEF\xBF\xBD";
+    return i + 1;
+  }
+  out.append(text.data() + i, n);
+  return i + n;
+}
+
+}  // namespace
+
 std::string sanitize_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t n = utf8_sequence_length(text, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(text.data() + i, n);
-      i += n;
-    }
-  }
+  for (size_t i = 0; i < text.size();) i = append_utf8_or_replacement(out, text, i);
   return out;
 }
 
@@ -63,14 +69,7 @@ void append_json_string(std::string& out, std::string_view text) {
     if (i == text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
-      const size_t n = utf8_sequence_length(text, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out.append(text.data() + i, n);
-        i += n;
-      }
+      i = append_utf8_or_replacement(out, text, i);
       continue;
     }
     switch (c) {
