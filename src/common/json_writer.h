@@ -41,9 +41,6 @@ class JsonObjectWriter {
 
   JsonObjectWriter& add(std::string_view key, std::string_view value);
   JsonObjectWriter& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
-  JsonObjectWriter& add(std::string_view key, const std::string& value) {
-    return add(key, std::string_view(value));
-  }
   JsonObjectWriter& add(std::string_view key, bool value);
   template <std::integral T>
   requires(!std::same_as<T, bool>) JsonObjectWriter& add(std::string_view key, T value) {

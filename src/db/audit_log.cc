@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "common/files.h"
 #include "common/log.h"
@@ -41,21 +42,11 @@ void AuditLog::start() {
 
 void AuditLog::emit(JsonObjectWriter event) {
   event.add("uid", next_uid());
-  push(std::move(event).finish());
-}
-
-void AuditLog::emit(json event) {
-  if (!event.contains("time")) event["time"] = format_rfc3339(clock_.now());
-  if (!event.contains("uid")) event["uid"] = next_uid();
-  push(event.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-void AuditLog::push(std::string event) {
   std::vector<std::string> overflow;
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(event));
+    queue_.push_back(std::move(event).finish());
     const size_t n = queue_.size();
     if (n >= 2 * options_.max_queued) {
       // The uploader is stuck (a call hanging until its timeout): keep memory bounded.

@@ -15,7 +15,6 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <utility>
@@ -56,8 +55,6 @@ class AuditLog {
   // Queues an event that has its "time" (the session events do); adds its "uid",
   // so a replayed event keeps both.
   void emit(JsonObjectWriter event);
-  // The same for an event built as a document; adds "time" too when missing.
-  void emit(nlohmann::json event);
   // Uploads what it can within `deadline`, spools the rest, stops the thread.
   void stop(std::chrono::milliseconds deadline);
 
@@ -78,7 +75,6 @@ class AuditLog {
   Result<std::string> write_batch_file(const std::string& dir, const std::vector<std::string>& events);
   // Keeps events the Auth Service refused as invalid in <spool>/rejected/.
   void quarantine(const std::vector<std::string>& events, const Error& why);
-  void push(std::string event);
   void note_failure();  // backs off before the next attempt
   // The two halves of upload_pending(), called with upload_mu_ held. replay_spool
   // says how many it uploaded and whether the spool is now empty.

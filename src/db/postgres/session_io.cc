@@ -4,7 +4,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 namespace tp::db::pg_internal {
 
@@ -24,7 +23,6 @@ asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, s
   if (ec) co_return unavailable("connection closed: " + ec.message());
   co_return Status{};
 }
-
 
 asio::awaitable<Result<std::variant<pg::StartupMessage, pg::CancelRequest>>> read_client_startup(
     ClientConn& client) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/files.h"
@@ -59,6 +60,13 @@ class AuditLogTest : public ::testing::Test {
     return AuditLog(
         o, [this](const std::vector<std::string>& b) { return uploader_(b); }, clock_, rng_);
   }
+  // An event as the sessions write one: its type and the time it happened.
+  JsonObjectWriter event(const char* type) {
+    JsonObjectWriter e;
+    e.add("event", type).add("time", format_rfc3339(clock_.now()));
+    return e;
+  }
+
   testing::TempDir dir_;
   FakeUploader uploader_;
   FakeClock clock_{from_unix_seconds(1'700'000'000)};
@@ -67,7 +75,7 @@ class AuditLogTest : public ::testing::Test {
 
 TEST_F(AuditLogTest, EventsGetTimeAndIdAndAreUploadedInBatches) {
   AuditLog log = make();
-  for (int i = 0; i < 5; ++i) log.emit({{"event", "db.session.query"}, {"n", i}});
+  for (int i = 0; i < 5; ++i) log.emit(event("db.session.query").add("n", i));
   EXPECT_EQ(log.queued(), 5u);
   EXPECT_EQ(log.upload_pending(), 5u);
   EXPECT_EQ(uploader_.calls, 3) << "batches of two";
@@ -80,15 +88,15 @@ TEST_F(AuditLogTest, EventsGetTimeAndIdAndAreUploadedInBatches) {
 TEST_F(AuditLogTest, UnreachableAuthSpoolsToDiskAndReplaysInOrder) {
   AuditLog log = make();
   uploader_.reachable = false;
-  log.emit({{"event", "a"}});
-  log.emit({{"event", "b"}});
-  log.emit({{"event", "c"}});
+  log.emit(event("a"));
+  log.emit(event("b"));
+  log.emit(event("c"));
   EXPECT_EQ(log.upload_pending(), 0u);
   EXPECT_EQ(log.spooled_files(), 1u);
   EXPECT_EQ(log.queued(), 1u) << "after a failure the pass stops; the rest waits";
 
   clock_.advance(std::chrono::seconds(1));
-  log.emit({{"event", "d"}});
+  log.emit(event("d"));
   uploader_.reachable = true;
   EXPECT_EQ(log.upload_pending(), 4u);
   EXPECT_EQ(log.spooled_files(), 0u);
@@ -102,7 +110,7 @@ TEST_F(AuditLogTest, TheSpoolSurvivesARestart) {
   {
     AuditLog log = make();
     uploader_.reachable = false;
-    log.emit({{"event", "a"}});
+    log.emit(event("a"));
     log.stop(std::chrono::milliseconds(100));
     EXPECT_EQ(log.spooled_files(), 1u);
   }
@@ -116,7 +124,7 @@ TEST_F(AuditLogTest, TheSpoolSurvivesARestart) {
 TEST_F(AuditLogTest, AStuckUploaderCannotMakeTheQueueGrowWithoutBound) {
   // No uploader thread: emit itself spools once the queue reaches twice max_queued.
   AuditLog log = make(/*batch=*/10, /*max_queued=*/4);
-  for (int i = 0; i < 9; ++i) log.emit({{"event", "q"}, {"n", i}});
+  for (int i = 0; i < 9; ++i) log.emit(event("q").add("n", i));
   EXPECT_EQ(log.queued(), 1u);
   EXPECT_EQ(log.spooled_files(), 1u);
   EXPECT_EQ(uploader_.calls, 0) << "emit never waits on the network";
@@ -127,10 +135,10 @@ TEST_F(AuditLogTest, WhileTheAuthServiceIsAwayTheUploaderMovesTheBacklogToDisk) 
   AuditLog log = make(/*batch=*/2, /*max_queued=*/4, std::chrono::milliseconds(1));
   uploader_.reachable = false;
   log.start();
-  log.emit({{"event", "first"}});
+  log.emit(event("first"));
   for (int i = 0; i < 400 && uploader_.calls == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(uploader_.calls, 1) << "the first upload fails; the uploader now backs off for 30 s";
-  for (int i = 0; i < 4; ++i) log.emit({{"event", "q"}, {"n", i}});  // reaches max_queued, below 2x
+  for (int i = 0; i < 4; ++i) log.emit(event("q").add("n", i));  // reaches max_queued, below 2x
   // The backlog leaves the queue, then its file is written: wait for the file.
   for (int i = 0; i < 400 && log.spooled_files() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(log.queued(), 0u);
@@ -145,7 +153,7 @@ TEST_F(AuditLogTest, WhileTheAuthServiceIsAwayTheUploaderMovesTheBacklogToDisk) 
 TEST_F(AuditLogTest, TheUploaderSendsABatchNotAnEventAtATime) {
   AuditLog log = make(/*batch=*/3, /*max_queued=*/100, std::chrono::seconds(10));
   log.start();
-  for (int i = 0; i < 3; ++i) log.emit({{"event", "q"}, {"n", i}});
+  for (int i = 0; i < 3; ++i) log.emit(event("q").add("n", i));
   for (int i = 0; i < 400 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(log.queued(), 0u) << "a full batch goes without waiting for the linger time";
   log.stop(std::chrono::milliseconds(100));
@@ -156,7 +164,7 @@ TEST_F(AuditLogTest, TheUploaderSendsABatchNotAnEventAtATime) {
 TEST_F(AuditLogTest, TheUploaderThreadDeliversWithoutBeingAsked) {
   AuditLog log = make();
   log.start();
-  log.emit({{"event", "x"}});
+  log.emit(event("x"));
   for (int i = 0; i < 200 && log.queued() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   log.stop(std::chrono::milliseconds(100));
   ASSERT_EQ(uploader_.received.size(), 1u);
@@ -164,9 +172,9 @@ TEST_F(AuditLogTest, TheUploaderThreadDeliversWithoutBeingAsked) {
 
 TEST_F(AuditLogTest, ABatchTheAuthServiceRefusesIsKeptAsideAndTheRestGoesOn) {
   AuditLog log = make(/*batch=*/1);
-  log.emit({{"event", "a"}});
-  log.emit({{"event", "bad"}});
-  log.emit({{"event", "c"}});
+  log.emit(event("a"));
+  log.emit(event("bad"));
+  log.emit(event("c"));
   EXPECT_EQ(log.upload_pending(), 2u);
   std::vector<std::string> order;
   for (const auto& e : uploader_.received) order.push_back(e["event"]);
@@ -181,10 +189,10 @@ TEST_F(AuditLogTest, ABatchTheAuthServiceRefusesIsKeptAsideAndTheRestGoesOn) {
 
 TEST_F(AuditLogTest, LargeEventsMakeSmallerBatches) {
   AuditLog log = make(/*batch=*/100, /*max_queued=*/1000, std::chrono::milliseconds(50), /*max_batch_bytes=*/2500);
-  for (int i = 0; i < 4; ++i) log.emit({{"event", "q"}, {"db_query", std::string(900, 'x')}});
+  for (int i = 0; i < 4; ++i) log.emit(event("q").add("db_query", std::string(900, 'x')));
   EXPECT_EQ(log.upload_pending(), 4u);
   EXPECT_EQ(uploader_.calls, 2) << "two ~1 KB events per 2.5 KB batch";
-  log.emit({{"event", "q"}, {"db_query", std::string(5000, 'y')}});
+  log.emit(event("q").add("db_query", std::string(5000, 'y')));
   EXPECT_EQ(log.upload_pending(), 1u) << "an event larger than a batch still goes, alone";
 }
 
@@ -192,7 +200,7 @@ TEST_F(AuditLogTest, ALargeSpoolFileGoesUpInBatchesAndAFailureMidwaySendsNothing
   {
     AuditLog log = make(/*batch=*/2);
     uploader_.reachable = false;
-    for (int i = 0; i < 5; ++i) log.emit({{"event", "q"}, {"n", i}});
+    for (int i = 0; i < 5; ++i) log.emit(event("q").add("n", i));
     log.stop(std::chrono::milliseconds(100));  // the first batch failed: everything is spooled
   }
   uploader_.reachable = true;
@@ -209,9 +217,9 @@ TEST_F(AuditLogTest, ALargeSpoolFileGoesUpInBatchesAndAFailureMidwaySendsNothing
 
 TEST_F(AuditLogTest, EventsWrittenAsTextGetTheirIdAndKeepEveryField) {
   AuditLog log = make();
-  JsonObjectWriter event;
-  event.add("event", "db.session.query").add("time", "2026-01-01T00:00:00Z").add("db_query", "select '\xff'");
-  log.emit(std::move(event));
+  JsonObjectWriter query;
+  query.add("event", "db.session.query").add("time", "2026-01-01T00:00:00Z").add("db_query", "select '\xff'");
+  log.emit(std::move(query));
   EXPECT_EQ(log.upload_pending(), 1u);
   ASSERT_EQ(uploader_.received.size(), 1u);
   EXPECT_EQ(uploader_.received[0]["time"], "2026-01-01T00:00:00Z");
