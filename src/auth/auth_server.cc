@@ -505,21 +505,56 @@ Result<IssuedCerts> AuthServer::join(const JoinRequest& request, const std::stri
 Status AuthServer::heartbeat_database(const DatabaseServer& server, std::chrono::seconds ttl) {
   DatabaseServer s = server;
   s.expires = clock_.now() + ttl;
-  auto r = backend_->put({db_server_key(s.database.name, s.host_id), s.to_json().dump(), s.expires});
-  if (!r.ok()) return r.error();
+  std::string key = db_server_key(s.database.name, s.host_id);
+  std::lock_guard lock(db_servers_mutex_);
+  TP_CHECK(backend_->put({key, s.to_json().dump(), s.expires}));
+  if (db_servers_) (*db_servers_)[key] = std::move(s);
   return {};
 }
 
 Status AuthServer::remove_database_server(const std::string& db_name, const std::string& host_id) {
-  return backend_->remove(db_server_key(db_name, host_id));
+  std::string key = db_server_key(db_name, host_id);
+  std::lock_guard lock(db_servers_mutex_);
+  TP_CHECK(backend_->remove(key));
+  if (db_servers_) db_servers_->erase(key);
+  return {};
+}
+
+Result<std::vector<DatabaseServer>> AuthServer::live_database_servers(const std::string& prefix) {
+  if (!db_servers_) {
+    TP_TRY(auto items, backend_->range("/db_servers/"));
+    std::map<std::string, DatabaseServer> loaded;
+    for (const auto& item : items) {
+      auto j = json::parse(item.value, nullptr, false);
+      if (j.is_discarded()) continue;  // a corrupt one is skipped, as in load_all
+      auto server = DatabaseServer::from_json(j);
+      if (!server.ok()) continue;
+      if (item.expires) server->expires = *item.expires;  // the JSON has whole seconds only
+      loaded.emplace(item.key, std::move(*server));
+    }
+    db_servers_ = std::move(loaded);
+  }
+  const TimePoint now = clock_.now();
+  std::vector<DatabaseServer> out;
+  for (auto it = db_servers_->lower_bound(prefix); it != db_servers_->end() && it->first.starts_with(prefix);) {
+    if (it->second.expires <= now) {
+      it = db_servers_->erase(it);  // its agent stopped heartbeating; the backend drops it too
+      continue;
+    }
+    out.push_back(it->second);
+    ++it;
+  }
+  return out;
 }
 
 Result<std::vector<DatabaseServer>> AuthServer::list_database_servers() {
-  return load_all<DatabaseServer>(*backend_, "/db_servers/", DatabaseServer::from_json);
+  std::lock_guard lock(db_servers_mutex_);
+  return live_database_servers("/db_servers/");
 }
 
 Result<std::vector<DatabaseServer>> AuthServer::database_servers(const std::string& db_name) {
-  return load_all<DatabaseServer>(*backend_, "/db_servers/" + db_name + "/", DatabaseServer::from_json);
+  std::lock_guard lock(db_servers_mutex_);
+  return live_database_servers(db_server_key(db_name, ""));
 }
 
 // ---- Audit ----------------------------------------------------------------

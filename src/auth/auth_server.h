@@ -4,6 +4,7 @@
 // the in-process proxy call into it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -156,6 +157,14 @@ class AuthServer {
   // (no rotation yet; one that comes must clear this). Every proxied connection asks for them.
   std::mutex ca_mutex_;
   std::optional<CertAuthority> cas_[3];  // by CaType
+  // The database servers by backend key, read from the backend at first use and then kept
+  // up to date by heartbeat_database and remove_database_server, the only writers of
+  // /db_servers/: every proxied connection looks its database up here.
+  std::mutex db_servers_mutex_;
+  std::optional<std::map<std::string, DatabaseServer>> db_servers_;
+  // Loads db_servers_ if needed and returns the live servers whose key starts with `prefix`,
+  // forgetting the expired ones. Call with db_servers_mutex_ held.
+  Result<std::vector<DatabaseServer>> live_database_servers(const std::string& prefix);
 };
 
 }  // namespace tp

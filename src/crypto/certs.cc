@@ -3,6 +3,12 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "common/lru_cache.h"
 #include "common/strings.h"
 #include "crypto/internal/identity_codec.h"
 #include "crypto/internal/openssl.h"
@@ -239,11 +245,55 @@ Error verify_failure(X509_STORE_CTX* ctx) {
   }
 }
 
+// What one successful chain check established: under these CAs, this
+// certificate names this identity for as long as every certificate of the
+// chain is valid. Nothing else in the check depends on the time, so the same
+// certificate under the same CAs needs only the clock compared again.
+struct VerifiedCert {
+  std::vector<std::string> ca_cert_pems;
+  Identity identity;
+  int64_t valid_from = 0;   // Unix seconds: the chain's latest notBefore
+  int64_t valid_until = 0;  // its earliest notAfter (valid before, not at)
+
+  bool holds(const std::vector<std::string>& cas, int64_t now) const {
+    return valid_from <= now && now < valid_until && ca_cert_pems == cas;
+  }
+};
+
+// A user connects again and again with the certificate 'tsh db login' wrote
+// (for hours), and each connection is checked by the proxy and by the agent;
+// the chain check was the largest item of either's own work per connection.
+using VerifiedCertCache = LruCache<std::string, std::shared_ptr<const VerifiedCert>>;
+
+VerifiedCertCache& verified_certs() {
+  static auto* cache = new VerifiedCertCache(1024);  // never destroyed: used until exit
+  return *cache;
+}
+
+// The window in which every certificate of a verified chain is valid.
+Result<std::pair<int64_t, int64_t>> chain_validity(X509_STORE_CTX* ctx) {
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  if (chain == nullptr || sk_X509_num(chain) == 0) return internal_error("verified certificate has no chain");
+  int64_t from = std::numeric_limits<int64_t>::min();
+  int64_t until = std::numeric_limits<int64_t>::max();
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    TP_TRY(TimePoint not_before, asn1_time_to_timepoint(X509_get0_notBefore(cert)));
+    TP_TRY(TimePoint not_after, asn1_time_to_timepoint(X509_get0_notAfter(cert)));
+    from = std::max(from, to_unix_seconds(not_before));
+    until = std::min(until, to_unix_seconds(not_after));
+  }
+  return std::pair{from, until};
+}
+
 }  // namespace
 
 Result<Identity> verify_cert(const std::string& cert_pem, const std::vector<std::string>& ca_cert_pems,
                              TimePoint now) {
   if (ca_cert_pems.empty()) return invalid_argument("verifying certificate: no CA certificates to trust");
+  const int64_t now_seconds = to_unix_seconds(now);
+  if (auto known = verified_certs().find(cert_pem); known && (*known)->holds(ca_cert_pems, now_seconds))
+    return (*known)->identity;
   TP_TRY(X509Ptr cert, load_cert_pem(cert_pem));
   // The CA certificates come from load_cert_pem's cache of parsed certificates:
   // the store itself is cheap to build.
@@ -261,14 +311,18 @@ Result<Identity> verify_cert(const std::string& cert_pem, const std::vector<std:
     return openssl_error(ErrorCode::kInternal, "preparing certificate verification");
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(to_unix_seconds(now)));
+  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(now_seconds));
   X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY);
   if (X509_verify_cert(ctx.get()) != 1) {
     Error e = verify_failure(ctx.get());
     ERR_clear_error();
     return e;
   }
-  return read_identity_extension(cert.get());
+  TP_TRY(Identity identity, read_identity_extension(cert.get()));
+  TP_TRY(auto validity, chain_validity(ctx.get()));
+  verified_certs().put(cert_pem, std::make_shared<const VerifiedCert>(
+                                     VerifiedCert{ca_cert_pems, identity, validity.first, validity.second}));
+  return identity;
 }
 
 Result<std::string> ca_pin(const std::string& cert_pem) {

@@ -4,9 +4,9 @@
 #include <openssl/pem.h>
 
 #include <ctime>
-#include <list>
-#include <mutex>
-#include <unordered_map>
+#include <memory>
+
+#include "common/lru_cache.h"
 
 namespace tp::crypto_internal {
 
@@ -38,45 +38,20 @@ namespace {
 // client certificate (a user's lasts for hours) and the CAs. OpenSSL 3 decodes
 // a certificate's public key through its provider machinery, which costs more
 // than verifying the signature, so parsed certificates are shared by PEM.
-class ParsedCertCache {
- public:
-  X509Ptr find(const std::string& pem) {
-    std::lock_guard lock(mu_);
-    auto it = index_.find(pem);
-    if (it == index_.end()) return nullptr;
-    order_.splice(order_.begin(), order_, it->second);  // most recently used first
-    X509_up_ref(it->second->second.get());
-    return X509Ptr(it->second->second.get());
-  }
-
-  void add(const std::string& pem, X509* cert) {
-    std::lock_guard lock(mu_);
-    if (index_.count(pem)) return;
-    X509_up_ref(cert);
-    order_.emplace_front(pem, X509Ptr(cert));
-    index_.emplace(pem, order_.begin());
-    if (order_.size() > kMaxEntries) {
-      index_.erase(order_.back().first);
-      order_.pop_back();
-    }
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 512;  // a few KiB each
-  std::mutex mu_;
-  std::list<std::pair<std::string, X509Ptr>> order_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, X509Ptr>>::iterator> index_;
-};
+using ParsedCertCache = LruCache<std::string, std::shared_ptr<X509>>;
 
 ParsedCertCache& parsed_certs() {
-  static ParsedCertCache* cache = new ParsedCertCache;  // never destroyed: used until exit
+  static auto* cache = new ParsedCertCache(512);  // a few KiB each; never destroyed: used until exit
   return *cache;
 }
 
 }  // namespace
 
 Result<X509Ptr> load_cert_pem(const std::string& pem) {
-  if (X509Ptr cached = parsed_certs().find(pem)) return cached;
+  if (auto cached = parsed_certs().find(pem)) {
+    X509_up_ref(cached->get());
+    return X509Ptr(cached->get());
+  }
   BioPtr bio = memory_bio(pem);
   if (!bio) return openssl_error(ErrorCode::kInternal, "allocating a memory buffer");
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -84,7 +59,8 @@ Result<X509Ptr> load_cert_pem(const std::string& pem) {
     return openssl_error(ErrorCode::kInvalidArgument,
                          "reading certificate: input is not a PEM \"CERTIFICATE\" block");
   }
-  parsed_certs().add(pem, cert.get());
+  X509_up_ref(cert.get());
+  parsed_certs().put(pem, std::shared_ptr<X509>(cert.get(), X509_free));
   return cert;
 }
 

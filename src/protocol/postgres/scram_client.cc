@@ -3,10 +3,9 @@
 #include <openssl/evp.h>
 
 #include <charconv>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 
+#include "common/lru_cache.h"
 #include "common/strings.h"
 
 namespace tp::pg {
@@ -52,31 +51,14 @@ Result<std::string> compute_salted_password(std::string_view password, std::stri
 // agent's largest cost per new connection. Keyed by a hash of the password,
 // so the password itself is not kept twice; the salted key is as secret as
 // the password and stays in this process's memory only, as the password does.
-class SaltedPasswordCache {
- public:
-  Result<std::string> get(std::string_view password, std::string_view salt, int iterations) {
-    TP_TRY(std::string password_hash, sha256(password));
-    std::string key = password_hash + std::to_string(iterations) + ":" + std::string(salt);
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = entries_.find(key); it != entries_.end()) return it->second;
-    }
-    TP_TRY(std::string salted, compute_salted_password(password, salt, iterations));
-    std::lock_guard lock(mu_);
-    if (entries_.size() >= kMaxEntries) entries_.clear();  // many roles or rotations: start again
-    entries_.emplace(std::move(key), salted);
-    return salted;
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 256;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::string> entries_;
-};
-
 Result<std::string> salted_password(std::string_view password, std::string_view salt, int iterations) {
-  static SaltedPasswordCache* cache = new SaltedPasswordCache;  // never destroyed: used until exit
-  return cache->get(password, salt, iterations);
+  static auto* cache = new LruCache<std::string, std::string>(256);  // never destroyed: used until exit
+  TP_TRY(std::string password_hash, sha256(password));
+  std::string key = password_hash + std::to_string(iterations) + ":" + std::string(salt);
+  if (auto salted = cache->find(key)) return std::move(*salted);
+  TP_TRY(std::string salted, compute_salted_password(password, salt, iterations));
+  cache->put(std::move(key), salted);
+  return salted;
 }
 
 // RFC 5802 section 5.1: "=" and "," in a saslname are written as "=3D" and "=2C".

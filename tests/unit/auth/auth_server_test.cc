@@ -174,6 +174,49 @@ TEST_F(AuthServerTest, DatabaseHeartbeatsExpire) {
   EXPECT_TRUE(auth_->database_servers("pg")->empty());
 }
 
+// The proxy looks the database servers up for every connection from a copy in
+// memory: it must see what the backend had before (a previous process's
+// heartbeats) and every later heartbeat, removal and expiry.
+TEST_F(AuthServerTest, DatabaseServerLookupsFollowHeartbeatsRemovalsAndExpiry) {
+  auto server = [](const std::string& db, const std::string& host) {
+    DatabaseServer s;
+    s.host_id = host;
+    s.database.name = db;
+    s.database.protocol = "postgres";
+    s.database.uri = "localhost:5432";
+    return s;
+  };
+  auto hosts = [&](const std::string& db) {
+    std::vector<std::string> out;
+    auto servers = db.empty() ? auth_->list_database_servers() : auth_->database_servers(db);
+    EXPECT_TRUE(servers.ok());
+    if (servers.ok())
+      for (const auto& s : *servers) out.push_back(s.database.name + "/" + s.host_id);
+    return out;
+  };
+  // Written before this process looked: as a heartbeat from the previous run.
+  DatabaseServer earlier = server("pg", "host-0");
+  earlier.expires = clock_.now() + std::chrono::seconds(30);
+  ASSERT_TRUE(auth_->backend().put({"/db_servers/pg/host-0", earlier.to_json().dump(), earlier.expires}).ok());
+  EXPECT_THAT(hosts("pg"), ::testing::ElementsAre("pg/host-0"));
+
+  ASSERT_TRUE(auth_->heartbeat_database(server("pg", "host-1"), std::chrono::seconds(60)).ok());
+  ASSERT_TRUE(auth_->heartbeat_database(server("pg2", "host-1"), std::chrono::seconds(60)).ok());
+  EXPECT_THAT(hosts("pg"), ::testing::ElementsAre("pg/host-0", "pg/host-1"));  // not pg2
+  EXPECT_THAT(hosts("pg2"), ::testing::ElementsAre("pg2/host-1"));
+  EXPECT_THAT(hosts(""), ::testing::ElementsAre("pg/host-0", "pg/host-1", "pg2/host-1"));
+
+  ASSERT_TRUE(auth_->remove_database_server("pg", "host-1").ok());
+  EXPECT_THAT(hosts("pg"), ::testing::ElementsAre("pg/host-0"));
+
+  clock_.advance(std::chrono::seconds(31));  // host-0 stopped heartbeating
+  EXPECT_TRUE(hosts("pg").empty());
+  ASSERT_TRUE(auth_->heartbeat_database(server("pg2", "host-1"), std::chrono::seconds(60)).ok());
+  clock_.advance(std::chrono::seconds(40));  // renewed: still there
+  EXPECT_THAT(hosts(""), ::testing::ElementsAre("pg2/host-1"));
+  EXPECT_TRUE(auth_->backend().get("/db_servers/pg/host-1").error().code == ErrorCode::kNotFound);
+}
+
 TEST_F(AuthServerTest, AuditEventsAreFilterable) {
   make_user("alice", "correct horse");
   (void)auth_->authenticate("alice", "bad", "", "");

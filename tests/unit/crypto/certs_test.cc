@@ -329,6 +329,48 @@ TEST_F(CertsTest, VerifyChecksValidityAtTheGivenTime) {
       << early.error().message;
 }
 
+// verify_cert remembers a verified certificate; each later call still compares
+// the time with the whole chain's validity, as the full check would.
+TEST_F(CertsTest, ARememberedVerificationStillEndsWhenTheCertificateDoes) {
+  Identity id = alice_db_identity();
+  std::string pem = sign(request(id));
+  ASSERT_TRUE(verify_cert(pem, {ca_.cert_pem}, kNow).ok());
+  auto again = verify_cert(pem, {ca_.cert_pem}, kNow + std::chrono::hours(1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->username, id.username);
+  EXPECT_EQ(again->route, id.route);
+
+  auto at_expiry = verify_cert(pem, {ca_.cert_pem}, id.expires);  // notAfter itself is too late
+  ASSERT_FALSE(at_expiry.ok());
+  EXPECT_EQ(at_expiry.error().code, ErrorCode::kExpired);
+  EXPECT_TRUE(verify_cert(pem, {ca_.cert_pem}, id.expires - std::chrono::seconds(1)).ok());
+}
+
+TEST_F(CertsTest, ARememberedVerificationEndsWhenTheCaDoes) {
+  Identity id = alice_db_identity();
+  id.expires = kNow + std::chrono::years(11);  // outlives the CA's ten years
+  std::string pem = sign(request(id));
+  ASSERT_TRUE(verify_cert(pem, {ca_.cert_pem}, kNow).ok());
+
+  auto ca_expiry = cert_expiry(ca_.cert_pem);
+  ASSERT_TRUE(ca_expiry.ok());
+  EXPECT_TRUE(verify_cert(pem, {ca_.cert_pem}, *ca_expiry - std::chrono::seconds(1)).ok());
+  auto late = verify_cert(pem, {ca_.cert_pem}, *ca_expiry + std::chrono::seconds(1));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::kExpired);
+  EXPECT_NE(late.error().message.find("certificate authority expired"), std::string::npos) << late.error().message;
+}
+
+TEST_F(CertsTest, ARememberedVerificationHoldsOnlyForTheSameCas) {
+  std::string pem = sign(request(alice_db_identity()));
+  auto other = create_cert_authority(CaType::kUser, "other.example.com", clock_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(verify_cert(pem, {ca_.cert_pem, other->cert_pem}, kNow).ok());
+  // The signing CA rotated out: the same certificate no longer verifies.
+  EXPECT_FALSE(verify_cert(pem, {other->cert_pem}, kNow).ok());
+  EXPECT_TRUE(verify_cert(pem, {ca_.cert_pem}, kNow).ok());
+}
+
 TEST_F(CertsTest, LacksSanWithoutSubjectAltName) {
   auto legacy = cert_lacks_san(kLegacyCertPem);
   ASSERT_TRUE(legacy.ok());
