@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <vector>
 
 namespace tp::net {
 
@@ -32,14 +33,24 @@ Result<tcp::acceptor> listen_tcp(asio::io_context& io, const HostPort& addr) {
 
 asio::awaitable<Result<tcp::socket>> connect_tcp(HostPort addr, std::chrono::milliseconds timeout) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::resolver resolver(executor);
   boost::system::error_code ec;
-  auto results = co_await resolver.async_resolve(addr.host, std::to_string(addr.port),
-                                                 asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return unavailable("cannot resolve " + addr.host + ": " + ec.message());
+  // An IP address needs no resolver: Asio's runs getaddrinfo on a thread of its own and hands the
+  // result back, a detour on every connection to a database or proxy configured by address.
+  // Names are resolved on every connection, so a DNS change (an RDS failover) is seen at once.
+  std::vector<tcp::endpoint> endpoints;
+  if (auto ip = asio::ip::make_address(addr.host, ec); !ec) {
+    endpoints.emplace_back(ip, addr.port);
+  } else {
+    ec.clear();
+    tcp::resolver resolver(executor);
+    auto results = co_await resolver.async_resolve(addr.host, std::to_string(addr.port),
+                                                   asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unavailable("cannot resolve " + addr.host + ": " + ec.message());
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  }
   tcp::socket socket(executor);
   asio::steady_timer timer(executor, timeout);
-  auto outcome = co_await (asio::async_connect(socket, results, asio::redirect_error(use_awaitable, ec)) ||
+  auto outcome = co_await (asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec)) ||
                            timer.async_wait(use_awaitable));
   if (outcome.index() == 1)
     co_return unavailable("timed out after " + std::to_string(timeout.count()) + "ms connecting to " +

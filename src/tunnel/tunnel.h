@@ -101,8 +101,10 @@ struct TunnelAgentConfig {
   // Checked before the agent answers a dial; an error goes back to the proxy,
   // whose dial() returns it. Null accepts every dial.
   std::function<Status(const DialRequest&)> accept;
-  // The event loop each pooled connection, and the session it carries, runs on (net/io_pool.h).
-  // Unset: the io_context given to start_tunnel_agent.
+  // The event loop each pooled connection, and the session it carries, runs on (net/io_pool.h);
+  // called for each slot at start and again after each hand-off, so a replacement connection is
+  // dialled from another loop than the new session's. Unset: the io_context given to
+  // start_tunnel_agent.
   std::function<boost::asio::io_context&()> session_io;
 };
 

@@ -1,6 +1,6 @@
 // Agent side of the reverse tunnel: `pool_size` slots, each keeping one idle
 // connection to the proxy; a slot that hands its connection to a session dials
-// a replacement at once.
+// a replacement at once (from the next event loop, when there are several).
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -39,8 +39,7 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
   void start() {
     for (size_t i = 0; i < std::max<size_t>(config_.pool_size, 1); ++i) {
-      asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
-      auto slot = std::make_shared<Slot>(loop);
+      auto slot = std::make_shared<Slot>(config_.session_io ? config_.session_io() : io_);
       slots_.push_back(slot);
       asio::co_spawn(slot->strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
     }
@@ -48,13 +47,7 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
   void stop() override {
     stopped_ = true;
-    for (auto& slot : slots_) {
-      asio::post(slot->strand, [slot] {
-        boost::system::error_code ignored;
-        if (slot->idle) slot->idle->next_layer().close(ignored);
-        if (slot->timer) slot->timer->cancel();
-      });
-    }
+    for (auto& slot : slots_) wake_to_stop(slot);
   }
 
   void update_identity(std::string cert_pem, std::string key_pem) override {
@@ -66,13 +59,50 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
  private:
   struct Slot {
-    explicit Slot(asio::io_context& l) : loop(l), strand(asio::make_strand(l)) {}
-    asio::io_context& loop;  // the slot's connections and their sessions stay on this loop
+    explicit Slot(asio::io_context& l) : loop(&l), strand(asio::make_strand(l)) {}
+    // The loop of the slot's current connection, which the session it carries keeps. After each
+    // hand-off the slot goes on to the next loop on a new strand (move_to_next_loop); these three
+    // change under mu_.
+    asio::io_context* loop;
     asio::strand<asio::io_context::executor_type> strand;
+    uint64_t moves = 0;
     // Set while the slot waits (idle connection, backoff), for stop(); strand only.
     net::TlsStream* idle = nullptr;
     asio::steady_timer* timer = nullptr;
   };
+
+  // Closes the slot's idle connection or ends its backoff, on the slot's strand (following the
+  // slot if it has moved to another loop meanwhile).
+  void wake_to_stop(const std::shared_ptr<Slot>& slot) {
+    std::lock_guard lock(mu_);
+    asio::post(slot->strand, [self = shared_from_this(), slot, moves = slot->moves] {
+      bool moved = false;
+      {
+        std::lock_guard lock(self->mu_);
+        moved = slot->moves != moves;
+      }
+      if (moved) return self->wake_to_stop(slot);
+      boost::system::error_code ignored;
+      if (slot->idle) slot->idle->next_layer().close(ignored);
+      if (slot->timer) slot->timer->cancel();
+    });
+  }
+
+  // The session keeps the loop its connection is on; the slot dials the replacement from another
+  // loop, so that handshake does not hold up the thread that is setting the new session up.
+  void move_to_next_loop(const std::shared_ptr<Slot>& slot) {
+    asio::io_context* next = &config_.session_io();
+    if (next == slot->loop) next = &config_.session_io();  // the pool's round robin, shared with others
+    auto strand = asio::make_strand(*next);
+    {
+      std::lock_guard lock(mu_);
+      slot->loop = next;
+      slot->strand = strand;
+      ++slot->moves;
+    }
+    // Not under mu_: on the same loop co_spawn may start the coroutine right here.
+    asio::co_spawn(strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
+  }
 
   static void log_exception(const char* what, std::exception_ptr e) {
     if (!e) return;
@@ -205,8 +235,12 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
         stream->next_layer().close(ignored);
         continue;
       }
-      asio::co_spawn(asio::make_strand(slot->loop), handler_(std::move(*request), std::move(stream)),
+      asio::co_spawn(asio::make_strand(*slot->loop), handler_(std::move(*request), std::move(stream)),
                      [](std::exception_ptr e) { log_exception("session", e); });
+      if (config_.session_io) {
+        move_to_next_loop(slot);
+        co_return;
+      }
     }
   }
 

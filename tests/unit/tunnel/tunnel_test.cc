@@ -4,6 +4,8 @@
 #include "tunnel/tunnel.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -341,4 +343,52 @@ TEST_F(TunnelTest, ConnectionsMoveToTheSessionsEventLoop) {
 }
 
 }  // namespace
+
+// A slot whose connection a session took dials the replacement from the next event loop, so the
+// replacement's handshake does not run on the thread setting the session up; sessions still run
+// on the loop their connection is on, and stop() finds a slot wherever it went.
+TEST_F(TunnelTest, ASlotDialsItsReplacementFromTheNextEventLoop) {
+  set_server(make_tunnel_server(io_, 300ms));  // so the stopped agent leaves the pool soon after
+  asio::io_context loop_a(1), loop_b(1);
+  auto work_a = asio::make_work_guard(loop_a);
+  auto work_b = asio::make_work_guard(loop_b);
+  std::thread thread_a([&] { loop_a.run(); });
+  std::thread thread_b([&] { loop_b.run(); });
+  std::mutex mu;
+  std::vector<std::thread::id> handler_threads;
+  DialHandler echo = echo_handler();
+  DialHandler recording = [&, echo](DialRequest r, std::unique_ptr<net::TlsStream> s) {
+    {
+      std::lock_guard lock(mu);
+      handler_threads.push_back(std::this_thread::get_id());
+    }
+    return echo(std::move(r), std::move(s));
+  };
+  TunnelAgentConfig c;
+  c.proxy_addr = {"127.0.0.1", port_};
+  c.cert_pem = agent_cert_.cert_pem;
+  c.key_pem = agent_cert_.key_pem;
+  c.host_ca_pems = {pki_.host_ca.cert_pem};
+  c.pool_size = 1;
+  std::atomic<int> turn = 0;
+  c.session_io = [&]() -> asio::io_context& { return turn++ % 2 == 0 ? loop_a : loop_b; };
+  auto agent = start_tunnel_agent(io_, c, recording);
+  for (std::string db : {"pg1", "pg2", "pg3"}) {
+    ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+    EXPECT_EQ(dial_and_exchange(request_for(db), "ping"), "db=" + db + ";data=;ping");
+  }
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(handler_threads,
+              (std::vector<std::thread::id>{thread_a.get_id(), thread_b.get_id(), thread_a.get_id()}));
+  }
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  agent->stop();
+  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); })) << "the moved slot closed its idle connection";
+  loop_a.stop();
+  loop_b.stop();
+  thread_a.join();
+  thread_b.join();
+}
+
 }  // namespace tp::tunnel
