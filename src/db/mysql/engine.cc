@@ -139,21 +139,18 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
     co_return;
   }
   s.db_name = *db_name;  // MySQL sessions may start without a database
-  auto roles = co_await internal::run_blocking(ctx_.blocking,
-                                               [&] { return ctx_.roles.roles_named(s.identity.roles); });
-  if (!roles.ok()) {
-    co_await refuse(roles.error());
+  auto admission = co_await internal::run_blocking(ctx_.blocking, [&] { return ctx_.admit(s); });
+  if (!admission.roles.ok()) {
+    co_await refuse(admission.roles.error());
     co_return;
   }
-  auto decision = authorize_session(*roles, s);
-  if (!decision.allowed) {
-    co_await refuse(access_denied(decision.reason));
+  if (!admission.decision.allowed) {
+    co_await refuse(access_denied(admission.decision.reason));
     co_return;
   }
 
   // 3. The real server.
-  auto password = co_await internal::run_blocking(ctx_.blocking,
-                                                  [&] { return ctx_.credentials.password(*db, s.db_user); });
+  const auto& password = admission.password;
   // No password is fine for an account without one; an IAM database always needs its token.
   if (!password.ok() && (password.error().code != ErrorCode::kNotFound || db->iam_auth())) {
     co_await refuse(password.error());
@@ -196,7 +193,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
 
   RelayEnd end = RelayEnd::kClientClosed;
   std::string detail;
-  const std::vector<Role> session_roles = std::move(*roles);
+  const std::vector<Role> session_roles = std::move(*admission.roles);
   if (auto sent = co_await write_bytes(*client, encode_client_auth_ok(hello, upstream.ok.status_flags));
       sent.ok()) {
     MysqlQueryAuditor auditor(

@@ -158,20 +158,17 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
   s.db_name = *db_name;
   if (s.db_name.empty()) s.db_name = s.db_user;
 
-  auto roles = co_await internal::run_blocking(ctx_.blocking,
-                                               [&] { return ctx_.roles.roles_named(s.identity.roles); });
-  if (!roles.ok()) {
-    co_await refuse(roles.error(), pg::sqlstate::kInvalidAuthorizationSpecification);
+  auto admission = co_await internal::run_blocking(ctx_.blocking, [&] { return ctx_.admit(s); });
+  if (!admission.roles.ok()) {
+    co_await refuse(admission.roles.error(), pg::sqlstate::kInvalidAuthorizationSpecification);
     co_return;
   }
-  auto decision = authorize_session(*roles, s);
-  if (!decision.allowed) {
-    co_await refuse(access_denied(decision.reason), pg::sqlstate::kInvalidAuthorizationSpecification);
+  if (!admission.decision.allowed) {
+    co_await refuse(access_denied(admission.decision.reason),
+                    pg::sqlstate::kInvalidAuthorizationSpecification);
     co_return;
   }
-
-  auto password = co_await internal::run_blocking(ctx_.blocking,
-                                                  [&] { return ctx_.credentials.password(*db, s.db_user); });
+  const auto& password = admission.password;
   if (!password.ok() && password.error().code != ErrorCode::kNotFound) {
     co_await refuse(password.error(), pg::sqlstate::kConnectionFailure);
     co_return;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "db/agent_context.h"
 #include "unit/tunnel/test_pki.h"
 
 namespace tp::db {
@@ -138,6 +139,50 @@ TEST(AuthorizeSession, TheAccessRoleFollowsTheUsersTraits) {
   s.db_user = "alice";
   s.db_name = "other";
   EXPECT_FALSE(authorize_session(access, s).allowed);
+}
+
+// One trip to the worker pool answers roles, decision and password; the password is asked for
+// only when the roles allow the session.
+TEST(AdmitSession, AsksForThePasswordOnlyWhenTheRolesAllowTheSession) {
+  std::vector<Role> all = builtin_roles();
+  int fetches = 0;
+  RoleCache roles(
+      [&]() -> Result<std::vector<Role>> {
+        ++fetches;
+        return all;
+      },
+      system_clock());
+  std::vector<std::string> asked;
+  auto credentials =
+      make_upstream_credentials(nullptr, [&](const std::string& name) -> std::optional<std::string> {
+        asked.push_back(name);
+        return "pw";
+      });
+  Identity user = alice();
+  user.roles = {"access"};
+  SessionInfo s{"sid", user, pg1(), "alice", "app", ""};
+
+  Admission allowed = admit_session(roles, *credentials, s);
+  ASSERT_TRUE(allowed.roles.ok());
+  EXPECT_TRUE(allowed.decision.allowed);
+  ASSERT_TRUE(allowed.password.ok());
+  EXPECT_EQ(*allowed.password, "pw");
+  EXPECT_EQ(asked, std::vector<std::string>{password_env_var("pg1")});
+
+  s.db_user = "postgres";
+  Admission denied = admit_session(roles, *credentials, s);
+  EXPECT_FALSE(denied.decision.allowed);
+  EXPECT_FALSE(denied.password.ok());
+  EXPECT_EQ(asked.size(), 1u) << "no password for a session the roles refuse";
+
+  s.identity.roles = {"no-such-role"};
+  Admission unknown = admit_session(roles, *credentials, s);
+  ASSERT_FALSE(unknown.roles.ok());
+  EXPECT_NE(unknown.roles.error().message.find("no-such-role"), std::string::npos)
+      << unknown.roles.error().message;
+  EXPECT_FALSE(unknown.decision.allowed);
+  EXPECT_EQ(asked.size(), 1u);
+  EXPECT_EQ(fetches, 2) << "one fetch, and one more for the unknown role";
 }
 
 nlohmann::json parsed(JsonObjectWriter event) {
