@@ -44,6 +44,39 @@ DialHandler echo_handler() {
   };
 }
 
+// An event loop on a thread of its own, as net/io_pool.h runs them, until destroyed.
+struct LoopThread {
+  asio::io_context loop{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{loop.get_executor()};
+  std::thread thread{[this] { loop.run(); }};
+  ~LoopThread() {
+    loop.stop();
+    thread.join();
+  }
+};
+
+// Wraps a handler to note the thread each session runs on.
+class ThreadRecorder {
+ public:
+  DialHandler wrap(DialHandler inner) {
+    return [this, inner](DialRequest r, std::unique_ptr<net::TlsStream> s) {
+      {
+        std::lock_guard lock(mu_);
+        threads_.push_back(std::this_thread::get_id());
+      }
+      return inner(std::move(r), std::move(s));
+    };
+  }
+  std::vector<std::thread::id> threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::thread::id> threads_;
+};
+
 class TunnelTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -99,15 +132,20 @@ class TunnelTest : public ::testing::Test {
     server()->add_connection(id->username, std::move(stream));
   }
 
-  std::shared_ptr<TunnelAgent> start_agent(DialHandler handler,
-                                           std::function<Status(const DialRequest&)> accept = {},
-                                           size_t pool_size = 2) {
+  TunnelAgentConfig agent_config(size_t pool_size) const {
     TunnelAgentConfig c;
     c.proxy_addr = {"127.0.0.1", port_};
     c.cert_pem = agent_cert_.cert_pem;
     c.key_pem = agent_cert_.key_pem;
     c.host_ca_pems = {pki_.host_ca.cert_pem};
     c.pool_size = pool_size;
+    return c;
+  }
+
+  std::shared_ptr<TunnelAgent> start_agent(DialHandler handler,
+                                           std::function<Status(const DialRequest&)> accept = {},
+                                           size_t pool_size = 2) {
+    TunnelAgentConfig c = agent_config(pool_size);
     c.min_backoff = 10ms;
     c.max_backoff = 100ms;
     c.accept = std::move(accept);
@@ -291,29 +329,13 @@ TEST_F(TunnelTest, TheAgentRefusesAServerThatIsNotTheClustersProxy) {
 // dialled from a session on another: dial() moves it to the session's loop, and the agent runs
 // each session on the loop of the slot that carried it.
 TEST_F(TunnelTest, ConnectionsMoveToTheSessionsEventLoop) {
-  asio::io_context agent_loop(1), session_loop(1);
-  auto agent_work = asio::make_work_guard(agent_loop);
-  auto session_work = asio::make_work_guard(session_loop);
-  std::thread agent_thread([&] { agent_loop.run(); });
-  std::thread session_thread([&] { session_loop.run(); });
-  std::mutex mu;
-  std::vector<std::thread::id> handler_threads;
-  DialHandler echo = echo_handler();
-  DialHandler recording = [&, echo](DialRequest r, std::unique_ptr<net::TlsStream> s) {
-    {
-      std::lock_guard lock(mu);
-      handler_threads.push_back(std::this_thread::get_id());
-    }
-    return echo(std::move(r), std::move(s));
-  };
-  TunnelAgentConfig c;
-  c.proxy_addr = {"127.0.0.1", port_};
-  c.cert_pem = agent_cert_.cert_pem;
-  c.key_pem = agent_cert_.key_pem;
-  c.host_ca_pems = {pki_.host_ca.cert_pem};
-  c.pool_size = 2;
+  LoopThread agent_side, session_side;
+  asio::io_context& agent_loop = agent_side.loop;
+  asio::io_context& session_loop = session_side.loop;
+  ThreadRecorder recorder;
+  TunnelAgentConfig c = agent_config(2);
   c.session_io = [&agent_loop]() -> asio::io_context& { return agent_loop; };
-  auto agent = start_tunnel_agent(io_, c, recording);
+  auto agent = start_tunnel_agent(io_, c, recorder.wrap(echo_handler()));
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
 
   auto s = server();
@@ -330,65 +352,34 @@ TEST_F(TunnelTest, ConnectionsMoveToTheSessionsEventLoop) {
   for (std::string db : {"pg1", "pg2", "pg3"})
     EXPECT_EQ(asio::co_spawn(asio::make_strand(session_loop), run(db), asio::use_future).get(),
               "on the session's loop: db=" + db + ";data=;ping");
-  {
-    std::lock_guard lock(mu);
-    ASSERT_EQ(handler_threads.size(), 3u);
-    for (auto id : handler_threads) EXPECT_EQ(id, agent_thread.get_id());
-  }
+  auto threads = recorder.threads();
+  ASSERT_EQ(threads.size(), 3u);
+  for (auto id : threads) EXPECT_EQ(id, agent_side.thread.get_id());
   agent->stop();
-  agent_loop.stop();
-  session_loop.stop();
-  agent_thread.join();
-  session_thread.join();
 }
-
-}  // namespace
 
 // A slot whose connection a session took dials the replacement from the next event loop, so the
 // replacement's handshake does not run on the thread setting the session up; sessions still run
 // on the loop their connection is on, and stop() finds a slot wherever it went.
 TEST_F(TunnelTest, ASlotDialsItsReplacementFromTheNextEventLoop) {
   set_server(make_tunnel_server(io_, 300ms));  // so the stopped agent leaves the pool soon after
-  asio::io_context loop_a(1), loop_b(1);
-  auto work_a = asio::make_work_guard(loop_a);
-  auto work_b = asio::make_work_guard(loop_b);
-  std::thread thread_a([&] { loop_a.run(); });
-  std::thread thread_b([&] { loop_b.run(); });
-  std::mutex mu;
-  std::vector<std::thread::id> handler_threads;
-  DialHandler echo = echo_handler();
-  DialHandler recording = [&, echo](DialRequest r, std::unique_ptr<net::TlsStream> s) {
-    {
-      std::lock_guard lock(mu);
-      handler_threads.push_back(std::this_thread::get_id());
-    }
-    return echo(std::move(r), std::move(s));
-  };
-  TunnelAgentConfig c;
-  c.proxy_addr = {"127.0.0.1", port_};
-  c.cert_pem = agent_cert_.cert_pem;
-  c.key_pem = agent_cert_.key_pem;
-  c.host_ca_pems = {pki_.host_ca.cert_pem};
-  c.pool_size = 1;
+  LoopThread a, b;
+  ThreadRecorder recorder;
+  TunnelAgentConfig c = agent_config(1);
   std::atomic<int> turn = 0;
-  c.session_io = [&]() -> asio::io_context& { return turn++ % 2 == 0 ? loop_a : loop_b; };
-  auto agent = start_tunnel_agent(io_, c, recording);
+  c.session_io = [&]() -> asio::io_context& { return turn++ % 2 == 0 ? a.loop : b.loop; };
+  auto agent = start_tunnel_agent(io_, c, recorder.wrap(echo_handler()));
   for (std::string db : {"pg1", "pg2", "pg3"}) {
     ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
     EXPECT_EQ(dial_and_exchange(request_for(db), "ping"), "db=" + db + ";data=;ping");
   }
-  {
-    std::lock_guard lock(mu);
-    EXPECT_EQ(handler_threads,
-              (std::vector<std::thread::id>{thread_a.get_id(), thread_b.get_id(), thread_a.get_id()}));
-  }
+  EXPECT_EQ(recorder.threads(),
+            (std::vector<std::thread::id>{a.thread.get_id(), b.thread.get_id(), a.thread.get_id()}));
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   agent->stop();
-  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); })) << "the moved slot closed its idle connection";
-  loop_a.stop();
-  loop_b.stop();
-  thread_a.join();
-  thread_b.join();
+  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); }))
+      << "the moved slot closed its idle connection";
 }
 
+}  // namespace
 }  // namespace tp::tunnel
