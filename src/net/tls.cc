@@ -90,7 +90,8 @@ void prefer_aes128(ssl::context& ctx, bool server) {
   // third faster than OpenSSL's default first choice, AES-256-GCM, and every byte of a session is
   // encrypted and decrypted at two or four of our endpoints. A server picks by its own order, so
   // libpq's and mariadb's AES-256-first offers get AES-128 too.
-  SSL_CTX_set_ciphersuites(ctx.native_handle(), "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+  SSL_CTX_set_ciphersuites(ctx.native_handle(),
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
   if (server) SSL_CTX_set_options(ctx.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 

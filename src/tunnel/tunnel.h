@@ -101,10 +101,9 @@ struct TunnelAgentConfig {
   // Checked before the agent answers a dial; an error goes back to the proxy,
   // whose dial() returns it. Null accepts every dial.
   std::function<Status(const DialRequest&)> accept;
-  // The event loop each pooled connection, and the session it carries, runs on (net/io_pool.h);
-  // called for each slot at start and again after each hand-off, so a replacement connection is
-  // dialled from another loop than the new session's. Unset: the io_context given to
-  // start_tunnel_agent.
+  // Event loops (net/io_pool.h), asked for one per slot at start and one per session: a session
+  // runs on another loop than the slot that carried it, so the slot's replacement connection is
+  // dialled beside it rather than ahead of it. Unset: the io_context given to start_tunnel_agent.
   std::function<boost::asio::io_context&()> session_io;
 };
 

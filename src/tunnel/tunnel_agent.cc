@@ -1,6 +1,7 @@
 // Agent side of the reverse tunnel: `pool_size` slots, each keeping one idle
 // connection to the proxy; a slot that hands its connection to a session dials
-// a replacement at once (from the next event loop, when there are several).
+// a replacement at once, while the session runs on another event loop (when
+// there are several).
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -39,7 +40,8 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
   void start() {
     for (size_t i = 0; i < std::max<size_t>(config_.pool_size, 1); ++i) {
-      auto slot = std::make_shared<Slot>(config_.session_io ? config_.session_io() : io_);
+      asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
+      auto slot = std::make_shared<Slot>(loop);
       slots_.push_back(slot);
       asio::co_spawn(slot->strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
     }
@@ -47,7 +49,13 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
   void stop() override {
     stopped_ = true;
-    for (auto& slot : slots_) wake_to_stop(slot);
+    for (auto& slot : slots_) {
+      asio::post(slot->strand, [slot] {
+        boost::system::error_code ignored;
+        if (slot->idle) slot->idle->next_layer().close(ignored);
+        if (slot->timer) slot->timer->cancel();
+      });
+    }
   }
 
   void update_identity(std::string cert_pem, std::string key_pem) override {
@@ -59,50 +67,13 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
  private:
   struct Slot {
-    explicit Slot(asio::io_context& l) : loop(&l), strand(asio::make_strand(l)) {}
-    // The loop of the slot's current connection, which the session it carries keeps. After each
-    // hand-off the slot goes on to the next loop on a new strand (move_to_next_loop); these three
-    // change under mu_.
-    asio::io_context* loop;
+    explicit Slot(asio::io_context& l) : loop(l), strand(asio::make_strand(l)) {}
+    asio::io_context& loop;  // the slot's connections are made here; their sessions move on
     asio::strand<asio::io_context::executor_type> strand;
-    uint64_t moves = 0;
     // Set while the slot waits (idle connection, backoff), for stop(); strand only.
     net::TlsStream* idle = nullptr;
     asio::steady_timer* timer = nullptr;
   };
-
-  // Closes the slot's idle connection or ends its backoff, on the slot's strand (following the
-  // slot if it has moved to another loop meanwhile).
-  void wake_to_stop(const std::shared_ptr<Slot>& slot) {
-    std::lock_guard lock(mu_);
-    asio::post(slot->strand, [self = shared_from_this(), slot, moves = slot->moves] {
-      bool moved = false;
-      {
-        std::lock_guard lock(self->mu_);
-        moved = slot->moves != moves;
-      }
-      if (moved) return self->wake_to_stop(slot);
-      boost::system::error_code ignored;
-      if (slot->idle) slot->idle->next_layer().close(ignored);
-      if (slot->timer) slot->timer->cancel();
-    });
-  }
-
-  // The session keeps the loop its connection is on; the slot dials the replacement from another
-  // loop, so that handshake does not hold up the thread that is setting the new session up.
-  void move_to_next_loop(const std::shared_ptr<Slot>& slot) {
-    asio::io_context* next = &config_.session_io();
-    if (next == slot->loop) next = &config_.session_io();  // the pool's round robin, shared with others
-    auto strand = asio::make_strand(*next);
-    {
-      std::lock_guard lock(mu_);
-      slot->loop = next;
-      slot->strand = strand;
-      ++slot->moves;
-    }
-    // Not under mu_: on the same loop co_spawn may start the coroutine right here.
-    asio::co_spawn(strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
-  }
 
   static void log_exception(const char* what, std::exception_ptr e) {
     if (!e) return;
@@ -235,13 +206,28 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
         stream->next_layer().close(ignored);
         continue;
       }
-      asio::co_spawn(asio::make_strand(*slot->loop), handler_(std::move(*request), std::move(stream)),
-                     [](std::exception_ptr e) { log_exception("session", e); });
-      if (config_.session_io) {
-        move_to_next_loop(slot);
-        co_return;
+      // The session moves to another event loop (as the proxy's dial() does), so the replacement
+      // this slot dials next does not run its handshake on the thread setting the session up.
+      asio::io_context& session_loop = loop_for_session(slot->loop);
+      if (&session_loop != &slot->loop) {
+        boost::system::error_code ec;
+        stream = std::make_unique<net::TlsStream>(stream->rebind(session_loop.get_executor(), ec));
+        if (ec) {
+          log::warn("tunnel", "cannot move a session to its event loop", {{"error", ec.message()}});
+          continue;
+        }
       }
+      asio::co_spawn(asio::make_strand(session_loop), handler_(std::move(*request), std::move(stream)),
+                     [](std::exception_ptr e) { log_exception("session", e); });
     }
+  }
+
+  // The next loop from session_io that is not the slot's own, unless there is only that one.
+  asio::io_context& loop_for_session(asio::io_context& slot_loop) {
+    if (!config_.session_io) return slot_loop;
+    asio::io_context* next = &config_.session_io();
+    if (next == &slot_loop) next = &config_.session_io();  // a round robin shared with others
+    return *next;
   }
 
   asio::io_context& io_;
