@@ -522,17 +522,13 @@ Status AuthServer::remove_database_server(const std::string& db_name, const std:
 
 Result<std::vector<DatabaseServer>> AuthServer::live_database_servers(const std::string& prefix) {
   if (!db_servers_) {
-    TP_TRY(auto items, backend_->range("/db_servers/"));
-    std::map<std::string, DatabaseServer> loaded;
-    for (const auto& item : items) {
-      auto j = json::parse(item.value, nullptr, false);
-      if (j.is_discarded()) continue;  // a corrupt one is skipped, as in load_all
-      auto server = DatabaseServer::from_json(j);
-      if (!server.ok()) continue;
-      if (item.expires) server->expires = *item.expires;  // the JSON has whole seconds only
-      loaded.emplace(item.key, std::move(*server));
+    // Each expires at the whole second its JSON records, until its agent's next heartbeat.
+    TP_TRY(auto servers, load_all<DatabaseServer>(*backend_, "/db_servers/", DatabaseServer::from_json));
+    db_servers_.emplace();
+    for (auto& server : servers) {
+      std::string key = db_server_key(server.database.name, server.host_id);
+      db_servers_->emplace(std::move(key), std::move(server));
     }
-    db_servers_ = std::move(loaded);
   }
   const TimePoint now = clock_.now();
   std::vector<DatabaseServer> out;
