@@ -1,10 +1,11 @@
 // A relay's read buffer that is small while its connection is quiet and large
 // while data keeps coming. A proxy holds thousands of idle sessions, each with
-// a read pending in both directions, so the buffer a pending read holds is most
-// of what an idle session costs; a bulk transfer (a large result set) wants
+// a read pending in both directions; a bulk transfer (a large result set) wants
 // large reads. A read that fills the buffer switches to `large`; one that would
 // have fit in half the small buffer (a quiet moment, not a stream of records)
-// switches back to `small`.
+// switches back to `small`. While quiet, a relay releases the buffer and waits
+// for its connection to become readable before it reads (net/tls_stream.h
+// async_wait_readable), so an idle session holds no read buffers at all.
 #pragma once
 
 #include <cstddef>
@@ -19,10 +20,18 @@ inline constexpr size_t kIdleReadSize = 2 * 1024;
 
 class ReadBuffer {
  public:
-  ReadBuffer(size_t small, size_t large) : small_(small), large_(large), data_(new char[small]), size_(small) {}
+  ReadBuffer(size_t small, size_t large) : small_(small), large_(large), size_(small) {}
 
-  char* data() { return data_.get(); }
+  // Allocated on first use after construction or release().
+  char* data() {
+    if (!data_) data_.reset(new char[size_]);  // not zero-filled: reads overwrite it
+    return data_.get();
+  }
   size_t size() const { return size_; }
+  // The last reads were small: the connection is in a quiet moment, not a stream of records.
+  bool quiet() const { return size_ == small_; }
+  // Gives the memory back; data() allocates again.
+  void release() { data_.reset(); }
 
   // After a read of n bytes has been used: sizes the buffer for the next read.
   void used(size_t n) {
@@ -32,7 +41,7 @@ class ReadBuffer {
 
  private:
   void resize(size_t n) {
-    data_.reset(new char[n]);  // not zero-filled: reads overwrite it
+    data_.reset();  // the next data() allocates the new size
     size_ = n;
   }
 
@@ -49,6 +58,7 @@ class ReadSizer {
   ReadSizer(size_t small, size_t large) : small_(small), large_(large), next_(small) {}
 
   size_t next() const { return next_; }
+  bool quiet() const { return next_ == small_; }
   void used(size_t n) {
     if (n >= next_) next_ = large_;
     else if (n <= small_ / 2) next_ = small_;
@@ -59,6 +69,11 @@ class ReadSizer {
     const size_t old = pending.size();
     pending.resize(old + next_);
     if (pending.capacity() > 2 * (old + next_) && pending.capacity() > large_) pending.shrink_to_fit();
+  }
+  // Frees an empty `pending` (whatever an earlier message or the start-up left it holding) before
+  // a quiet connection waits for its next message.
+  static void release(std::string& pending) {
+    if (pending.empty()) std::string().swap(pending);
   }
 
  private:

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -111,6 +112,21 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
         [first](SSL* ssl) { return tls_io::write(ssl, first.data(), first.size()); }, std::forward<Token>(token));
   }
 
+  // Completes when a read would find something: bytes OpenSSL already holds, or a readable socket
+  // (data, the peer's close, an error). A relay waits here before it allocates its read buffer, so
+  // a quiet connection holds none, and skips the read that would only find the socket empty.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
+        [this, started = false](auto& self, boost::system::error_code ec = {}) mutable {
+          if (started) return self.complete(ec);
+          started = true;
+          if (SSL_has_pending(ssl_) == 1) return boost::asio::post(get_executor(), std::move(self));
+          next_.lowest_layer().async_wait(lowest_layer_type::wait_read, std::move(self));
+        },
+        token, next_);
+  }
+
   // Sends close_notify and waits for the peer's; bound it with a timer.
   template <class Token>
   auto async_shutdown(Token&& token) {
@@ -184,5 +200,18 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
 };
 
 using TlsStream = BasicTlsStream<boost::asio::ip::tcp::socket>;
+
+// async_wait_readable for the streams a relay meets: ours, a plain socket, and any other stream
+// (Asio's ssl::stream: no way to tell, so it completes at once and the read waits instead).
+template <class Stream, class Token>
+auto async_wait_readable(Stream& stream, Token&& token) {
+  if constexpr (requires { stream.async_wait_readable(std::forward<Token>(token)); })
+    return stream.async_wait_readable(std::forward<Token>(token));
+  else if constexpr (std::is_same_v<Stream, boost::asio::ip::tcp::socket>)
+    return stream.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
+  else
+    return boost::asio::post(stream.get_executor(),
+                             boost::asio::append(std::forward<Token>(token), boost::system::error_code()));
+}
 
 }  // namespace tp::net

@@ -23,7 +23,7 @@ namespace {
 
 // One TLS record holds at most 16 KiB; reading a few at a time keeps the
 // per-session footprint small while large results still stream quickly. An
-// idle session's pending reads hold only the small size (common/read_buffer.h).
+// idle session waits for data without a read buffer (common/read_buffer.h).
 constexpr size_t kServerChunk = 64 * 1024;
 constexpr size_t kClientChunk = 16 * 1024;
 
@@ -43,6 +43,11 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
         buffer.erase(0, outcome.consumed);
       }
       if (auditor.terminated()) co_return RelayEnd::kClientClosed;
+    }
+    if (sizer.quiet() && buffer.empty()) {  // between messages: wait without a buffer
+      ReadSizer::release(buffer);
+      auto [wec] = co_await client.stream.async_wait_readable(kTuple);
+      if (wec) co_return RelayEnd::kClientClosed;
     }
     // Only messages the decoder inspects (queries, Parse, Bind) wait here whole;
     // everything else streams through in chunks.
@@ -64,13 +69,25 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
     auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), kTuple);
     if (ec) co_return RelayEnd::kClientClosed;
   }
+  std::string().swap(pending);  // the login's read buffer, held for the whole session otherwise
   ReadBuffer buffer(kIdleReadSize, kServerChunk);
   internal::DeadlineReason ending = internal::DeadlineReason::kNone;
   while (true) {
     size_t want = buffer.size();
     boost::system::error_code ec;
     size_t n = 0;
-    if (ending == internal::DeadlineReason::kNone) {
+    if (ending == internal::DeadlineReason::kNone && buffer.quiet()) {
+      // Between answers: wait without a buffer, then read what came. That read finishes a TLS
+      // record the server has begun, so the deadline is not watched during it.
+      buffer.release();
+      auto waited = co_await (upstream.async_wait_readable(kTuple) || deadline.wait());
+      if (waited.index() == 1) {
+        ending = std::get<1>(waited);
+        continue;
+      }
+      if (auto [wec] = std::get<0>(waited); wec) co_return RelayEnd::kServerClosed;
+      std::tie(ec, n) = co_await upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
+    } else if (ending == internal::DeadlineReason::kNone) {
       auto outcome =
           co_await (upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple) || deadline.wait());
       if (outcome.index() == 1) {

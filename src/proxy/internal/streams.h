@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "common/read_buffer.h"
+#include "net/tls_stream.h"
 
 namespace tp::proxy::internal {
 
@@ -29,8 +30,8 @@ using namespace asio::experimental::awaitable_operators;
 
 // Each relay direction owns one buffer and reads again only after the write of the previous chunk
 // completed: a slow reader slows the writer (back-pressure) and memory per session stays at two
-// buffers whatever the result set size. The buffers are small while a session is idle and grow
-// while data streams (common/read_buffer.h).
+// buffers whatever the result set size. The buffers grow while data streams and are released
+// while a session is idle (common/read_buffer.h).
 inline constexpr size_t kRelayBufferSize = 32 * 1024;
 
 template <class S>
@@ -68,6 +69,11 @@ template <class From, class To>
 asio::awaitable<void> transfer(From& from, To& to) {
   ReadBuffer buffer(kIdleReadSize, kRelayBufferSize);
   while (true) {
+    if (buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
+      buffer.release();
+      auto [wec] = co_await net::async_wait_readable(from, asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return;
+    }
     auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
                                                   asio::as_tuple(asio::use_awaitable));
     if (n > 0) {
