@@ -1,14 +1,15 @@
 #include "net/tls_stream.h"
 
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
 #include <cstdint>
-#include <fcntl.h>
 #include <new>
 
 namespace tp::net::tls_io {
@@ -100,13 +101,26 @@ SSL* new_ssl(SSL_CTX* ctx) {
 }
 
 void attach(SSL* ssl, int fd) {
-  if (SSL_get_rbio(ssl) != nullptr) return;
+  if (BIO* current = SSL_get_rbio(ssl)) {
+    if (socket_of(current) != fd) BIO_set_data(current, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+    return;
+  }
   int flags = ::fcntl(fd, F_GETFL, 0);
   if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   BIO* bio = BIO_new(socket_method());
   if (!bio) throw std::bad_alloc();
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
   SSL_set_bio(ssl, bio, bio);
+}
+
+int duplicate(int fd, boost::system::error_code& ec) {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) ec.assign(errno, boost::system::system_category());
+  return copy;
+}
+
+void close_descriptor(int fd) {
+  if (fd >= 0) ::close(fd);
 }
 
 namespace {

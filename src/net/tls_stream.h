@@ -40,8 +40,12 @@ struct Step {
 
 // A new SSL for `ctx`; partial writes allowed, read-ahead on. Throws std::bad_alloc on failure.
 SSL* new_ssl(SSL_CTX* ctx);
-// Makes `fd` (non-blocking) the SSL's transport, once (at the handshake); later calls do nothing.
+// Makes `fd` (non-blocking) the SSL's transport: at the handshake, and again when the connection
+// moves to a duplicate descriptor (rebind); the same fd again does nothing.
 void attach(SSL* ssl, int fd);
+// dup(2) and close(2), for rebind.
+int duplicate(int fd, boost::system::error_code& ec);
+void close_descriptor(int fd);
 
 Step handshake(SSL* ssl);
 Step read(SSL* ssl, void* data, size_t size);
@@ -69,17 +73,28 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   BasicTlsStream(const BasicTlsStream&) = delete;
   ~BasicTlsStream() { SSL_free(ssl_); }
 
-  // The same connection with its socket moved to `executor`'s event loop (net/io_pool.h): the TLS
-  // state goes along, the socket is re-registered. Nothing may be pending on this stream; it is
-  // left empty. On failure the result's socket is closed, so its first operation fails.
-  BasicTlsStream rebind(const executor_type& executor, boost::system::error_code& ec)
-    requires(!std::is_reference_v<NextLayer>)  // a borrowed socket stays its owner's
+  // Moves the connection to `executor`'s event loop (net/io_pool.h): the TLS state stays, the socket
+  // is registered with the new loop (as a duplicate descriptor, so that a failure leaves the original
+  // untouched) and released from the old one, which cancels what was pending on it. On failure (no
+  // descriptor left, the new loop refused it) `ec` says why and the stream stays on its loop, usable,
+  // with its pending operations.
+  void rebind(const executor_type& executor, boost::system::error_code& ec) requires(
+      !std::is_reference_v<NextLayer>)  // a borrowed socket stays its owner's
   {
     const auto protocol = next_.local_endpoint(ec).protocol();
-    int fd = ec ? -1 : next_.release(ec);
+    if (ec) return;
+    const int copy = tls_io::duplicate(next_.native_handle(), ec);
+    if (ec) return;
     next_layer_type moved(executor);
-    if (!ec) moved.assign(protocol, fd, ec);
-    return BasicTlsStream(std::move(moved), std::exchange(ssl_, nullptr));
+    moved.assign(protocol, copy, ec);
+    if (ec) {
+      tls_io::close_descriptor(copy);
+      return;
+    }
+    boost::system::error_code ignored;
+    tls_io::close_descriptor(next_.release(ignored));
+    next_ = std::move(moved);
+    tls_io::attach(ssl_, copy);  // OpenSSL's BIO follows the descriptor
   }
 
   executor_type get_executor() noexcept { return next_.get_executor(); }
@@ -135,10 +150,6 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   }
 
  private:
-  BasicTlsStream(next_layer_type socket, SSL* ssl)
-    requires(!std::is_reference_v<NextLayer>)
-      : next_(std::move(socket)), ssl_(ssl) {}
-
   // The first non-empty buffer: one record per call, as asio::ssl::stream does.
   template <class Buffer, class Buffers>
   static Buffer first_buffer(const Buffers& buffers) {

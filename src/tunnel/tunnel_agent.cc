@@ -208,16 +208,18 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
       }
       // The session moves to another event loop (as the proxy's dial() does), so the replacement
       // this slot dials next does not run its handshake on the thread setting the session up.
-      asio::io_context& session_loop = loop_for_session(slot->loop);
-      if (&session_loop != &slot->loop) {
+      asio::io_context* session_loop = &loop_for_session(slot->loop);
+      if (session_loop != &slot->loop) {
         boost::system::error_code ec;
-        stream = std::make_unique<net::TlsStream>(stream->rebind(session_loop.get_executor(), ec));
+        stream->rebind(session_loop->get_executor(), ec);
         if (ec) {
-          log::warn("tunnel", "cannot move a session to its event loop", {{"error", ec.message()}});
-          continue;
+          log::warn("tunnel",
+                    "cannot move a session to another event loop; it runs on its tunnel connection's",
+                    {{"error", ec.message()}});
+          session_loop = &slot->loop;
         }
       }
-      asio::co_spawn(asio::make_strand(session_loop), handler_(std::move(*request), std::move(stream)),
+      asio::co_spawn(asio::make_strand(*session_loop), handler_(std::move(*request), std::move(stream)),
                      [](std::exception_ptr e) { log_exception("session", e); });
     }
   }

@@ -80,7 +80,9 @@ class PooledTunnelServer final : public TunnelServer,
         entry->stream->next_layer().cancel(ignored);  // stop the idle watch; it consumed nothing
       } else {
         // Onto the session's event loop (net/io_pool.h); releasing the socket ends the idle watch.
-        entry->stream = std::make_unique<net::TlsStream>(entry->stream->rebind(session, ignored));
+        // If it cannot move, it serves from its own loop.
+        entry->stream->rebind(session, ignored);
+        if (ignored) entry->stream->next_layer().cancel(ignored);
       }
       auto sent = co_await internal::write_all(*entry->stream, line, kDialTimeout);
       Status answer = sent;

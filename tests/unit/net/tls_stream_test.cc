@@ -1,11 +1,12 @@
 // TlsStream over real loopback sockets and real handshakes: data both ways at once through full
 // socket buffers, the three ways a connection ends (close_notify, a bare TCP close, a write to a
-// peer that left), a cancelled read that leaves the stream usable, the server-name check, waiting
-// for readability, and what a connection waiting for data holds.
+// peer that left), a cancelled read that leaves the stream usable, the server-name check, moving
+// to another event loop, waiting for readability, and what a connection waiting for data holds.
 #include "net/tls_stream.h"
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -229,6 +230,55 @@ TEST_F(TlsStreamTest, OurServersPickAes128EvenWhenTheClientPrefersAes256) {
     EXPECT_STREQ(SSL_get_version(client.native_handle()), "TLSv1.3");
     io_.restart();
   }
+}
+
+// The agent and the proxy hand a session's connection to another event loop (rebind).
+TEST_F(TlsStreamTest, RebindMovesTheConnectionToAnotherLoopWithItsTlsState) {
+  auto [client, server] = pair(*client_ctx_);
+  run([&]() -> asio::awaitable<void> { EXPECT_FALSE(co_await handshake(client, server, "localhost")); }());
+  asio::io_context other;
+  boost::system::error_code ec;
+  client.rebind(other.get_executor(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  const std::string ping = "ping";
+  std::string got(4, '\0');
+  bool read = false;
+  asio::async_read(client, asio::buffer(got), [&](boost::system::error_code rec, size_t) { read = !rec; });
+  io_.restart();
+  run([&]() -> asio::awaitable<void> {
+    auto [wec, n] = co_await asio::async_write(server, asio::buffer(ping), kTuple);
+    EXPECT_FALSE(wec);
+  }());
+  EXPECT_FALSE(read) << "the old loop no longer serves the connection";
+  other.run_for(2s);
+  EXPECT_TRUE(read);
+  EXPECT_EQ(got, "ping");
+}
+
+// A move that fails (here: no descriptor left for the copy) leaves the connection where it was.
+TEST_F(TlsStreamTest, ARebindThatFailsLeavesTheConnectionOnItsLoopAndUsable) {
+  auto [client, server] = pair(*client_ctx_);
+  run([&]() -> asio::awaitable<void> { EXPECT_FALSE(co_await handshake(client, server, "localhost")); }());
+  asio::io_context other;
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  rlimit none = limit;
+  none.rlim_cur = 0;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+  boost::system::error_code ec;
+  client.rebind(other.get_executor(), ec);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_TRUE(ec) << "no descriptor may be allocated under a limit of 0";
+  io_.restart();
+  run([&]() -> asio::awaitable<void> {
+    const std::string ping = "ping";
+    auto [wec, n] = co_await asio::async_write(server, asio::buffer(ping), kTuple);
+    EXPECT_FALSE(wec);
+    std::string got(4, '\0');
+    auto [rec, m] = co_await asio::async_read(client, asio::buffer(got), kTuple);
+    EXPECT_FALSE(rec) << rec.message();
+    EXPECT_EQ(got, "ping");
+  }());
 }
 
 // A relay waits for readability before it reads. Bytes OpenSSL already took off the socket (the
