@@ -234,9 +234,9 @@ TEST_F(TlsStreamTest, OurServersPickAes128EvenWhenTheClientPrefersAes256) {
 
 // The agent and the proxy hand a session's connection to another event loop (rebind).
 TEST_F(TlsStreamTest, RebindMovesTheConnectionToAnotherLoopWithItsTlsState) {
+  asio::io_context other;  // outlives the connection it will serve
   auto [client, server] = pair(*client_ctx_);
   run([&]() -> asio::awaitable<void> { EXPECT_FALSE(co_await handshake(client, server, "localhost")); }());
-  asio::io_context other;
   boost::system::error_code ec;
   client.rebind(other.get_executor(), ec);
   ASSERT_FALSE(ec) << ec.message();
@@ -257,9 +257,9 @@ TEST_F(TlsStreamTest, RebindMovesTheConnectionToAnotherLoopWithItsTlsState) {
 
 // A move that fails (here: no descriptor left for the copy) leaves the connection where it was.
 TEST_F(TlsStreamTest, ARebindThatFailsLeavesTheConnectionOnItsLoopAndUsable) {
+  asio::io_context other;
   auto [client, server] = pair(*client_ctx_);
   run([&]() -> asio::awaitable<void> { EXPECT_FALSE(co_await handshake(client, server, "localhost")); }());
-  asio::io_context other;
   rlimit limit{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
   rlimit none = limit;
