@@ -81,8 +81,9 @@ class PooledTunnelServer final : public TunnelServer,
       } else {
         // Onto the session's event loop (net/io_pool.h); releasing the socket ends the idle watch.
         // If it cannot move, it serves from its own loop.
-        entry->stream->rebind(session, ignored);
-        if (ignored) entry->stream->next_layer().cancel(ignored);
+        boost::system::error_code not_moved;
+        entry->stream->rebind(session, not_moved);
+        if (not_moved) entry->stream->next_layer().cancel(ignored);
       }
       auto sent = co_await internal::write_all(*entry->stream, line, kDialTimeout);
       Status answer = sent;
