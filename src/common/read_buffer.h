@@ -15,7 +15,7 @@
 
 namespace tp {
 
-// What a relay's pending read holds while its session is quiet.
+// The size of a relay's reads while its session is quiet (the first read after a wait).
 inline constexpr size_t kIdleReadSize = 2 * 1024;
 
 class ReadBuffer {

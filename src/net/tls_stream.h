@@ -15,7 +15,6 @@
 
 #include <openssl/ssl.h>
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -212,17 +211,21 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
 
 using TlsStream = BasicTlsStream<boost::asio::ip::tcp::socket>;
 
-// async_wait_readable for the streams a relay meets: ours, a plain socket, and any other stream
-// (Asio's ssl::stream: no way to tell, so it completes at once and the read waits instead).
-template <class Stream, class Token>
+// Streams a relay can wait on for data before it reads: ours, and a plain socket. (Asio's
+// ssl::stream cannot tell whether it holds decrypted bytes.)
+template <class Stream>
+inline constexpr bool kIsTlsStream = false;
+template <class NextLayer>
+inline constexpr bool kIsTlsStream<BasicTlsStream<NextLayer>> = true;
+template <class Stream>
+concept WaitReadable = kIsTlsStream<Stream> || std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+
+template <WaitReadable Stream, class Token>
 auto async_wait_readable(Stream& stream, Token&& token) {
-  if constexpr (requires { stream.async_wait_readable(std::forward<Token>(token)); })
-    return stream.async_wait_readable(std::forward<Token>(token));
-  else if constexpr (std::is_same_v<Stream, boost::asio::ip::tcp::socket>)
+  if constexpr (std::is_same_v<Stream, boost::asio::ip::tcp::socket>)
     return stream.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
   else
-    return boost::asio::post(stream.get_executor(),
-                             boost::asio::append(std::forward<Token>(token), boost::system::error_code()));
+    return stream.async_wait_readable(std::forward<Token>(token));
 }
 
 }  // namespace tp::net

@@ -1,4 +1,4 @@
-// Writing to and closing a session's TLS streams: what both engines' relays and start-ups share.
+// Reading, writing and closing a session's TLS streams: what both engines' relays and start-ups share.
 // Asio heavy: include only from .cc files.
 #pragma once
 
@@ -7,9 +7,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <string>
 #include <string_view>
 
+#include "common/read_buffer.h"
 #include "common/result.h"
+#include "db/internal/session_deadline.h"
 #include "net/server.h"
 
 namespace tp::db::internal {
@@ -22,6 +25,27 @@ boost::asio::awaitable<Status> write_bytes(Stream& stream, std::string_view byte
   if (ec) co_return unavailable("connection closed: " + ec.message());
   co_return Status{};
 }
+
+// What a relay's read from the server ended with: bytes (or the connection's error), or, with
+// nothing read, the session's deadline.
+struct ServerRead {
+  boost::system::error_code ec;
+  size_t n = 0;
+  DeadlineReason ending = DeadlineReason::kNone;
+};
+
+// The server-to-client relay's next read of at most `want` bytes into `buffer`, racing the session's
+// deadline. Between answers (the buffer is quiet) it waits for data without a buffer, then reads
+// what came; that read finishes a TLS record the server has begun and is not raced. During a bulk
+// transfer it reads at once.
+boost::asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer& buffer, size_t want,
+                                                    SessionDeadline& deadline);
+
+// For the client-to-server relay, before it reads: between messages (nothing pending, the last
+// reads small) frees `pending` and waits until the client sends. An error: the connection is gone.
+boost::asio::awaitable<boost::system::error_code> wait_between_messages(net::TlsStream& stream,
+                                                                        const ReadSizer& sizer,
+                                                                        std::string& pending);
 
 // Sends close_notify, waits at most `grace` for the peer's, then closes the socket.
 boost::asio::awaitable<void> close_stream(net::TlsStream& stream, std::chrono::milliseconds grace);

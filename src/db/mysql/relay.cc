@@ -103,11 +103,8 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
       if (!sent.ok()) co_return RelayEnd::kServerClosed;
       if (p.auditor.quit()) co_return RelayEnd::kClientClosed;
     }
-    if (sizer.quiet() && buffer.empty()) {  // between commands: wait without a buffer
-      ReadSizer::release(buffer);
-      auto [wec] = co_await p.client.async_wait_readable(kTuple);
-      if (wec) co_return RelayEnd::kClientClosed;
-    }
+    if (auto wec = co_await internal::wait_between_messages(p.client, sizer, buffer); wec)
+      co_return RelayEnd::kClientClosed;
     size_t old = buffer.size();
     sizer.make_room(buffer);
     auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, sizer.next()), kTuple);
@@ -123,25 +120,14 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   while (true) {
     boost::system::error_code ec;
     size_t n = 0;
-    if (s.stopping == internal::DeadlineReason::kNone && buffer.quiet()) {
-      // Between responses: wait without a buffer, then read what came (that read finishes a TLS
-      // record the server has begun, so the deadline is not watched during it).
-      buffer.release();
-      auto waited = co_await (p.upstream.async_wait_readable(kTuple) || p.deadline.wait());
-      if (waited.index() == 1) {
-        s.stopping = std::get<1>(waited);
+    if (s.stopping == internal::DeadlineReason::kNone) {
+      auto read = co_await internal::read_or_deadline(p.upstream, buffer, buffer.size(), p.deadline);
+      if (read.ending != internal::DeadlineReason::kNone) {
+        s.stopping = read.ending;
         continue;
       }
-      if (auto [wec] = std::get<0>(waited); wec) co_return RelayEnd::kServerClosed;
-      std::tie(ec, n) =
-          co_await p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()), kTuple);
-    } else if (s.stopping == internal::DeadlineReason::kNone) {
-      auto outcome = co_await (p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()), kTuple) || p.deadline.wait());
-      if (outcome.index() == 1) {
-        s.stopping = std::get<1>(outcome);
-        continue;
-      }
-      std::tie(ec, n) = std::get<0>(outcome);
+      ec = read.ec;
+      n = read.n;
     } else {
       // Finish the responses in flight, then stop: never cut one in half.
       if (s.decoder.server_idle()) co_return end_for(s.stopping);

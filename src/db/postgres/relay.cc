@@ -44,11 +44,8 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
       }
       if (auditor.terminated()) co_return RelayEnd::kClientClosed;
     }
-    if (sizer.quiet() && buffer.empty()) {  // between messages: wait without a buffer
-      ReadSizer::release(buffer);
-      auto [wec] = co_await client.stream.async_wait_readable(kTuple);
-      if (wec) co_return RelayEnd::kClientClosed;
-    }
+    if (auto wec = co_await internal::wait_between_messages(client.stream, sizer, buffer); wec)
+      co_return RelayEnd::kClientClosed;
     // Only messages the decoder inspects (queries, Parse, Bind) wait here whole;
     // everything else streams through in chunks.
     size_t old = buffer.size();
@@ -76,25 +73,14 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
     size_t want = buffer.size();
     boost::system::error_code ec;
     size_t n = 0;
-    if (ending == internal::DeadlineReason::kNone && buffer.quiet()) {
-      // Between answers: wait without a buffer, then read what came. That read finishes a TLS
-      // record the server has begun, so the deadline is not watched during it.
-      buffer.release();
-      auto waited = co_await (upstream.async_wait_readable(kTuple) || deadline.wait());
-      if (waited.index() == 1) {
-        ending = std::get<1>(waited);
+    if (ending == internal::DeadlineReason::kNone) {
+      auto read = co_await internal::read_or_deadline(upstream, buffer, want, deadline);
+      if (read.ending != internal::DeadlineReason::kNone) {
+        ending = read.ending;
         continue;
       }
-      if (auto [wec] = std::get<0>(waited); wec) co_return RelayEnd::kServerClosed;
-      std::tie(ec, n) = co_await upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
-    } else if (ending == internal::DeadlineReason::kNone) {
-      auto outcome =
-          co_await (upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple) || deadline.wait());
-      if (outcome.index() == 1) {
-        ending = std::get<1>(outcome);
-        continue;
-      }
-      std::tie(ec, n) = std::get<0>(outcome);
+      ec = read.ec;
+      n = read.n;
     } else {
       // Finish the message in flight, then stop: never cut one in half.
       if (frames.at_boundary())

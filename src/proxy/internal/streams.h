@@ -69,10 +69,12 @@ template <class From, class To>
 asio::awaitable<void> transfer(From& from, To& to) {
   ReadBuffer buffer(kIdleReadSize, kRelayBufferSize);
   while (true) {
-    if (buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
-      buffer.release();
-      auto [wec] = co_await net::async_wait_readable(from, asio::as_tuple(asio::use_awaitable));
-      if (wec) co_return;
+    if constexpr (net::WaitReadable<From>) {
+      if (buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
+        buffer.release();
+        auto [wec] = co_await net::async_wait_readable(from, asio::as_tuple(asio::use_awaitable));
+        if (wec) co_return;
+      }
     }
     auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
                                                   asio::as_tuple(asio::use_awaitable));

@@ -5,7 +5,6 @@
 #include "net/tls_stream.h"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +20,7 @@
 
 #include "net/server.h"
 #include "net/tls.h"
+#include "unit/common/heap.h"
 #include "unit/tunnel/test_pki.h"
 
 namespace tp::net {
@@ -317,10 +317,7 @@ TEST_F(TlsStreamTest, WaitReadableSeesBytesOpenSslHoldsAndOtherwiseWaitsForTheSo
   }());
 }
 
-// Bytes glibc's heap hands out right now. ASan's allocator does not keep this count.
-long heap_in_use() {
-  return static_cast<long>(mallinfo2().uordblks);
-}
+using testing::heap_in_use;
 
 // A proxy holds thousands of idle sessions, each with a read waiting on every TLS connection. OpenSSL
 // sets up a ~17 KiB record buffer for every read and write; one waiting for data must not keep them

@@ -3,7 +3,6 @@
 #include "proxy/internal/streams.h"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +12,7 @@
 
 #include "net/server.h"
 #include "net/tls.h"
+#include "unit/common/heap.h"
 #include "unit/tunnel/test_pki.h"
 
 namespace tp::proxy::internal {
@@ -20,12 +20,7 @@ namespace {
 
 namespace ssl = asio::ssl;
 
-// Bytes glibc's heap hands out right now (all arenas, and chunks it mapped on their own). ASan's
-// allocator does not keep this count.
-long heap_in_use() {
-  struct mallinfo2 m = mallinfo2();
-  return static_cast<long>(m.uordblks + m.hblkhd);
-}
+using testing::heap_in_use;
 
 // client <-TLS-> [a relay] <-TLS-> server, the way the proxy sits between psql and the tunnel.
 struct Hop {
