@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <cstring>
+#include <mutex>
 
 #include "crypto/certs.h"
 
@@ -64,11 +66,115 @@ Status use_key_pair(ssl::context& ctx, const std::string& cert_pem, const std::s
   return {};
 }
 
+// The one ALPN protocol (wire form) a context issues tickets for; empty: every connection.
+int resumable_alpn_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_alpn_wire);
+  return index;
+}
+
+// Runs before OpenSSL reads the ClientHello's extensions, so what it allows here decides both
+// whether a ticket offered in the pre_shared_key extension is decrypted and whether one is issued.
+int allow_tickets_for_alpn(SSL* ssl, int*, void* arg) {
+  const auto* wire = static_cast<const std::string*>(arg);
+  if (!wire->empty()) {
+    // The extension: a two-byte list length, then the list in wire form.
+    const unsigned char* ext = nullptr;
+    size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext, &len) != 1)
+      return SSL_CLIENT_HELLO_SUCCESS;
+    if (len != 2 + wire->size() || std::memcmp(ext + 2, wire->data(), wire->size()) != 0)
+      return SSL_CLIENT_HELLO_SUCCESS;
+  }
+  SSL_clear_options(ssl, SSL_OP_NO_TICKET);
+  SSL_set_num_tickets(ssl, 1);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+struct RememberedSession {
+  std::chrono::seconds lifetime{0};
+  std::mutex mu;
+  SSL_SESSION* session = nullptr;
+  std::chrono::steady_clock::time_point received{};
+
+  ~RememberedSession() { SSL_SESSION_free(session); }
+};
+
+void free_remembered(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<RememberedSession*>(ptr);
+}
+
+int remembered_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_remembered);
+  return index;
+}
+
+RememberedSession* remembered(SSL_CTX* ctx) {
+  return static_cast<RememberedSession*>(SSL_CTX_get_ex_data(ctx, remembered_ex_index()));
+}
+
+// OpenSSL's callback for each ticket a client receives. It keeps a copy: the session handed over
+// stays the connection's, and OpenSSL marks a connection's session as not resumable when the
+// connection ends without a close_notify, as tunnel connections often do.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  RememberedSession* memory = remembered(SSL_get_SSL_CTX(ssl));
+  if (!memory || SSL_session_reused(ssl) || !SSL_SESSION_is_resumable(session)) return 0;
+  SSL_SESSION* copy = SSL_SESSION_dup(session);
+  if (!copy) return 0;
+  std::lock_guard lock(memory->mu);
+  SSL_SESSION_free(memory->session);
+  memory->session = copy;
+  memory->received = std::chrono::steady_clock::now();
+  return 0;
+}
+
 }  // namespace
 
+void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime) {
+  SSL_CTX* native = ctx.native_handle();
+  // Tickets are stateless (the session travels encrypted under the context's own random key), so
+  // no server-side cache; the context id marks them as this context's.
+  static const unsigned char kContextId[] = "tp-resume";
+  SSL_CTX_set_session_id_context(native, kContextId, sizeof kContextId - 1);
+  SSL_CTX_set_timeout(native, static_cast<long>(lifetime.count()));
+  auto* wire = new std::string(alpn.empty() ? std::string() : encode_alpn({alpn}));
+  SSL_CTX_set_ex_data(native, resumable_alpn_ex_index(), wire);
+  SSL_CTX_set_client_hello_cb(native, allow_tickets_for_alpn, wire);
+}
+
+void remember_sessions(ssl::context& ctx, std::chrono::seconds lifetime) {
+  SSL_CTX* native = ctx.native_handle();
+  auto* memory = new RememberedSession;
+  memory->lifetime = lifetime;
+  SSL_CTX_set_ex_data(native, remembered_ex_index(), memory);
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(native, on_new_session);
+}
+
+void offer_remembered_session(SSL* ssl) {
+  RememberedSession* memory = remembered(SSL_get_SSL_CTX(ssl));
+  if (!memory) return;
+  std::lock_guard lock(memory->mu);
+  if (!memory->session) return;
+  if (std::chrono::steady_clock::now() - memory->received >= memory->lifetime) {
+    SSL_SESSION_free(memory->session);
+    memory->session = nullptr;
+    return;
+  }
+  // Each connection gets a copy, which OpenSSL may mark as spent when that connection ends badly.
+  if (SSL_SESSION* copy = SSL_SESSION_dup(memory->session)) {
+    SSL_set_session(ssl, copy);  // takes its own reference
+    SSL_SESSION_free(copy);
+  }
+}
+
+bool resumed(SSL* ssl) {
+  return SSL_session_reused(ssl) == 1;
+}
+
 void no_resumption(ssl::context& ctx) {
-  // Resumption would skip client-certificate checks, and none of our clients resume: a TLS 1.3
-  // server would otherwise encrypt and send two session tickets on every connection for nothing.
+  // Resumption skips OpenSSL's client-certificate checks, and only agents' tunnel connections resume
+  // (resume_sessions_for turns it on for them): a TLS 1.3 server would otherwise encrypt and send
+  // two session tickets on every connection for nothing.
   SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_TICKET);
   SSL_CTX_set_num_tickets(ctx.native_handle(), 0);

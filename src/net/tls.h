@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,30 @@ Result<ssl::context> make_client_context(const TlsClientConfig& config);
 // Sends the certificate chain as configured instead of rebuilding it in every handshake (set by
 // both make_*_context functions).
 void send_chain_as_given(ssl::context& ctx);
-// No session cache and no session tickets (set by make_server_context).
+// No session cache and no session tickets (set by make_server_context; resume_sessions_for below
+// makes the exception).
 void no_resumption(ssl::context& ctx);
+// TLS 1.3 resumption (RFC 8446 section 2.2) for connections one client makes again and again to
+// the same server, the agents' reverse tunnel connections: a resumed handshake skips parsing,
+// verifying and signing certificates (in OpenSSL 3.0 parsing a certificate alone costs about as
+// much as verifying it) but keeps a fresh ECDHE exchange (psk_dhe_ke), so forward secrecy stays.
+// The session, and so the peer certificate, comes from the ticket: the server side must still
+// check that certificate on every connection, as the proxy's verify_peer does.
+//
+// Server side: a connection whose ClientHello offers `alpn` as its only ALPN protocol (every
+// connection, when `alpn` is empty) gets one session ticket, valid for `lifetime`, and may resume
+// with one; any other connection gets no ticket and cannot resume.
+void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime);
+// Client side: keeps the session of the last full handshake made with `ctx` (the server's ticket
+// arrives after the handshake, on the connection's first read) for up to `lifetime`. Tickets from
+// resumed handshakes are not kept, so a full handshake, with the server's certificate verified
+// again, happens at least once per `lifetime`.
+void remember_sessions(ssl::context& ctx, std::chrono::seconds lifetime);
+// Offers the session remember_sessions kept, if any, on a connection about to handshake.
+void offer_remembered_session(SSL* ssl);
+// Whether the handshake resumed a session.
+bool resumed(SSL* ssl);
+
 // TLS 1.3 suites in the order AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; a server also picks by
 // its own order, not the client's (set by both make_*_context functions).
 void prefer_aes128(ssl::context& ctx, bool server);

@@ -23,7 +23,9 @@ void accept_agent(ProxyState& state, net::TlsStream stream, const PeerCert& peer
     return;
   }
   log::debug("proxy", "agent connection joined the reverse tunnel pool",
-             {{"agent", agent->username}, {"client", client_addr}});
+             {{"agent", agent->username},
+              {"client", client_addr},
+              {"tls", net::resumed(stream.native_handle()) ? "resumed" : "full handshake"}});
   state.tunnel->add_connection(agent->username, std::move(stream));
 }
 

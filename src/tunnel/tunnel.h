@@ -84,6 +84,11 @@ class TunnelServer {
 // way): while it is, dial() waits for a connection instead of failing at once.
 inline constexpr std::chrono::milliseconds kAgentRecentlySeen{5000};
 
+// How long an agent resumes its tunnel connections' TLS session (net/tls.h resume_sessions_for):
+// a full handshake, with both certificates checked by OpenSSL, at least this often. The proxy
+// checks the agent's certificate on every connection, resumed or not.
+inline constexpr std::chrono::seconds kTunnelSessionLifetime{600};
+
 std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io,
                                                  std::chrono::milliseconds recently_seen = kAgentRecentlySeen);
 

@@ -95,6 +95,8 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
     tls.ca_pems = config_.host_ca_pems;
     if (config_.via_web_port) tls.alpn = {kAlpnReverseTunnel};
     TP_TRY(auto ctx, net::make_client_context(tls));
+    // A new identity gets a new context, and so starts with a full handshake.
+    net::remember_sessions(ctx, kTunnelSessionLifetime);
     contexts_.push_back(std::make_unique<ssl::context>(std::move(ctx)));
     context_ = contexts_.back().get();
     return context_;
@@ -110,6 +112,7 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
     // SNI only: the proxy is recognised by its host certificate from the cluster's CA, not by name.
     if (auto named = net::expect_server_name(stream->native_handle(), config_.proxy_addr.host, false); !named.ok())
       co_return named.error();
+    net::offer_remembered_session(stream->native_handle());
     if (!co_await net::tls_handshake(
             *stream, ssl::stream_base::client,
             std::chrono::duration_cast<std::chrono::milliseconds>(kHandshakeTimeout))) {

@@ -87,6 +87,8 @@ class TunnelTest : public ::testing::Test {
         {proxy_cert_.cert_pem, proxy_cert_.key_pem, {pki_.host_ca.cert_pem}, true, {kAlpnReverseTunnel}});
     ASSERT_TRUE(ctx.ok());
     server_ctx_ = std::make_unique<asio::ssl::context>(std::move(*ctx));
+    // As the proxy's web port does (proxy_service.cc build_contexts).
+    net::resume_sessions_for(*server_ctx_, kAlpnReverseTunnel, kTunnelSessionLifetime);
     auto acceptor = net::listen_tcp(io_, {"127.0.0.1", 0});
     ASSERT_TRUE(acceptor.ok());
     acceptor_ = std::make_unique<net::tcp::acceptor>(std::move(*acceptor));
@@ -130,6 +132,11 @@ class TunnelTest : public ::testing::Test {
     if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, 5s)) co_return;
     auto id = net::peer_identity(stream.native_handle());
     if (!id.ok()) co_return;
+    {
+      std::lock_guard lock(mu_);
+      handshakes_.push_back(
+          {net::resumed(stream.native_handle()), net::peer_cert_pem(stream.native_handle())});
+    }
     server()->add_connection(id->username, std::move(stream));
   }
 
@@ -197,6 +204,11 @@ class TunnelTest : public ::testing::Test {
   std::mutex mu_;
   std::shared_ptr<TunnelServer> server_;
   std::vector<int> accepted_fds_;
+  struct AcceptedHandshake {
+    bool resumed;
+    std::string client_cert_pem;
+  };
+  std::vector<AcceptedHandshake> handshakes_;  // of connections that joined the pool
   std::vector<std::shared_ptr<TunnelAgent>> agents_;
 };
 
@@ -215,6 +227,36 @@ TEST_F(TunnelTest, DialReachesTheAgentsHandlerWithTheRequestAndBytesFlowBothWays
             std::string("db=pg1;data=\0\x01startup;ping", 26));
   // The slot that served the dial dials a replacement: the pool stays usable.
   EXPECT_EQ(dial_and_exchange(request_for("pg2"), "pong"), "db=pg2;data=;pong");
+}
+
+TEST_F(TunnelTest, ReplacementConnectionsResumeTheAgentsTlsSession) {
+  auto agent = start_agent(echo_handler(), {}, /*pool_size=*/1);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  // Each dial takes the idle connection; the agent dials a replacement, resuming the session.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
+  auto joined = [&](size_t n) {
+    std::lock_guard lock(mu_);
+    return handshakes_.size() >= n;
+  };
+  ASSERT_TRUE(wait_for([&] { return joined(4); }));
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_FALSE(handshakes_[0].resumed);
+    for (size_t i = 1; i < 4; ++i) {
+      EXPECT_TRUE(handshakes_[i].resumed) << "connection " << i + 1;
+      // The server still gets the agent's certificate to check.
+      EXPECT_EQ(handshakes_[i].client_cert_pem, agent_cert_.cert_pem);
+    }
+  }
+
+  // A renewed identity starts over with a full handshake, presenting the new certificate.
+  auto renewed = pki_.host_cert("agent-1", kHostRoleDb);
+  agent->update_identity(renewed.cert_pem, renewed.key_pem);
+  EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
+  ASSERT_TRUE(wait_for([&] { return joined(5); }));
+  std::lock_guard lock(mu_);
+  EXPECT_FALSE(handshakes_[4].resumed);
+  EXPECT_EQ(handshakes_[4].client_cert_pem, renewed.cert_pem);
 }
 
 TEST_F(TunnelTest, TheAgentsRefusalComesBackAsTheDialError) {
