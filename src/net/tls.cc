@@ -7,6 +7,8 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
+#include <ctime>
+#include <map>
 #include <mutex>
 
 #include "crypto/certs.h"
@@ -66,28 +68,106 @@ Status use_key_pair(ssl::context& ctx, const std::string& cert_pem, const std::s
   return {};
 }
 
-// The one ALPN protocol (wire form) a context issues tickets for; empty: every connection.
-int resumable_alpn_ex_index() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_alpn_wire);
+// A server context's resumable sessions. Tickets are stateful: a ticket is only a session id, and
+// the session, its peer certificate already decoded, waits here, so a resumed handshake decodes no
+// certificate at all (a stateless ticket would carry the certificate to decode again).
+struct SessionStore {
+  std::string alpn_wire;  // the one ALPN protocol that may resume; empty: every connection
+  size_t capacity = 0;
+  std::mutex mu;
+  std::map<std::string, SSL_SESSION*> sessions;  // by session id
+
+  ~SessionStore() {
+    for (auto& entry : sessions) SSL_SESSION_free(entry.second);
+  }
+};
+
+void free_store(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<SessionStore*>(ptr);
+}
+
+int store_ex_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_store);
   return index;
 }
 
+SessionStore* session_store(SSL* ssl) {
+  return static_cast<SessionStore*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), store_ex_index()));
+}
+
+// Marks a connection as one that may resume and get a ticket (set by the ClientHello callback).
+int resumable_ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+bool may_resume(SSL* ssl) {
+  return SSL_get_ex_data(ssl, resumable_ex_index()) != nullptr;
+}
+
 // Runs before OpenSSL reads the ClientHello's extensions, so what it allows here decides both
-// whether a ticket offered in the pre_shared_key extension is decrypted and whether one is issued.
-int allow_tickets_for_alpn(SSL* ssl, int*, void* arg) {
-  const auto* wire = static_cast<const std::string*>(arg);
-  if (!wire->empty()) {
+// whether the session a ticket names is looked up and whether the connection gets a ticket.
+int allow_tickets_for_alpn(SSL* ssl, int*, void*) {
+  const SessionStore* store = session_store(ssl);
+  if (!store) return SSL_CLIENT_HELLO_SUCCESS;
+  if (!store->alpn_wire.empty()) {
     // The extension: a two-byte list length, then the list in wire form.
     const unsigned char* ext = nullptr;
     size_t len = 0;
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext, &len) != 1)
       return SSL_CLIENT_HELLO_SUCCESS;
-    if (len != 2 + wire->size() || std::memcmp(ext + 2, wire->data(), wire->size()) != 0)
+    const std::string& wire = store->alpn_wire;
+    if (len != 2 + wire.size() || std::memcmp(ext + 2, wire.data(), wire.size()) != 0)
       return SSL_CLIENT_HELLO_SUCCESS;
   }
-  SSL_clear_options(ssl, SSL_OP_NO_TICKET);
+  SSL_set_ex_data(ssl, resumable_ex_index(), reinterpret_cast<void*>(1));
   SSL_set_num_tickets(ssl, 1);
   return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+std::string session_key(const unsigned char* id, size_t len) {
+  return std::string(reinterpret_cast<const char*>(id), len);
+}
+
+bool expired(SSL_SESSION* session, time_t now) {
+  return SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) <= now;
+}
+
+// OpenSSL adds a session when it sends a ticket (TLS 1.3) or ends a full handshake (TLS 1.2). Only
+// full TLS 1.3 handshakes of connections that may resume are kept: a resumed connection's ticket
+// would name a session no client uses (the agent keeps the ticket of its last full handshake).
+// The store keeps copies, and hands out copies: OpenSSL marks a connection's session as spent
+// when the connection ends without a close_notify, as tunnel connections often do.
+int store_session(SSL* ssl, SSL_SESSION* session) {
+  SessionStore* store = session_store(ssl);
+  if (!store || !may_resume(ssl) || SSL_version(ssl) != TLS1_3_VERSION || SSL_session_reused(ssl)) return 0;
+  unsigned int len = 0;
+  const unsigned char* id = SSL_SESSION_get_id(session, &len);
+  const time_t now = time(nullptr);
+  std::lock_guard lock(store->mu);
+  for (auto it = store->sessions.begin(); it != store->sessions.end();) {
+    if (!expired(it->second, now)) {
+      ++it;
+      continue;
+    }
+    SSL_SESSION_free(it->second);
+    it = store->sessions.erase(it);
+  }
+  if (store->sessions.size() >= store->capacity) return 0;  // those clients make full handshakes
+  SSL_SESSION* copy = SSL_SESSION_dup(session);
+  if (!copy) return 0;
+  if (!store->sessions.emplace(session_key(id, len), copy).second) SSL_SESSION_free(copy);
+  return 0;  // OpenSSL keeps its reference
+}
+
+SSL_SESSION* find_session(SSL* ssl, const unsigned char* id, int len, int* copy) {
+  *copy = 0;  // the copy returned is OpenSSL's
+  SessionStore* store = session_store(ssl);
+  if (!store || !may_resume(ssl) || len <= 0) return nullptr;
+  std::lock_guard lock(store->mu);
+  auto it = store->sessions.find(session_key(id, static_cast<size_t>(len)));
+  // OpenSSL checks the session's age, version and context id.
+  return it == store->sessions.end() ? nullptr : SSL_SESSION_dup(it->second);
 }
 
 struct RememberedSession {
@@ -131,14 +211,21 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
 
 void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime) {
   SSL_CTX* native = ctx.native_handle();
-  // Tickets are stateless (the session travels encrypted under the context's own random key), so
-  // no server-side cache; the context id marks them as this context's.
+  auto* store = new SessionStore;
+  store->alpn_wire = alpn.empty() ? std::string() : encode_alpn({alpn});
+  store->capacity = 1024;
+  SSL_CTX_set_ex_data(native, store_ex_index(), store);
+  // The context id marks sessions as this context's (OpenSSL refuses to resume a session, when it
+  // asks for client certificates, without one).
   static const unsigned char kContextId[] = "tp-resume";
   SSL_CTX_set_session_id_context(native, kContextId, sizeof kContextId - 1);
   SSL_CTX_set_timeout(native, static_cast<long>(lifetime.count()));
-  auto* wire = new std::string(alpn.empty() ? std::string() : encode_alpn({alpn}));
-  SSL_CTX_set_ex_data(native, resumable_alpn_ex_index(), wire);
-  SSL_CTX_set_client_hello_cb(native, allow_tickets_for_alpn, wire);
+  // SSL_OP_NO_TICKET stays set: with it, TLS 1.3 tickets are stateful (a session id).
+  SSL_CTX_set_session_cache_mode(
+      native, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  SSL_CTX_sess_set_new_cb(native, store_session);
+  SSL_CTX_sess_set_get_cb(native, find_session);
+  SSL_CTX_set_client_hello_cb(native, allow_tickets_for_alpn, nullptr);
 }
 
 void remember_sessions(ssl::context& ctx, std::chrono::seconds lifetime) {

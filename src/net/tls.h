@@ -50,9 +50,11 @@ void no_resumption(ssl::context& ctx);
 // The session, and so the peer certificate, comes from the ticket: the server side must still
 // check that certificate on every connection, as the proxy's verify_peer does.
 //
-// Server side: a connection whose ClientHello offers `alpn` as its only ALPN protocol (every
-// connection, when `alpn` is empty) gets one session ticket, valid for `lifetime`, and may resume
-// with one; any other connection gets no ticket and cannot resume.
+// Server side: a TLS 1.3 connection whose ClientHello offers `alpn` as its only ALPN protocol
+// (every connection, when `alpn` is empty) gets one session ticket, valid for `lifetime`, and may
+// resume with one; any other connection gets no ticket and cannot resume. Tickets are stateful:
+// only a session id travels, and the sessions of full handshakes (at most 1024) stay in the
+// context, their peer certificates decoded once.
 void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime);
 // Client side: keeps the session of the last full handshake made with `ctx` (the server's ticket
 // arrives after the handshake, on the connection's first read) for up to `lifetime`. Tickets from

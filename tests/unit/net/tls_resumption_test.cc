@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,8 @@ class TlsResumptionTest : public ::testing::Test {
 
   // One connection: both handshakes, then a byte from the server, whose read on the client side
   // takes in the ticket the server sent after its handshake.
-  Handshake connect(ssl::context& client_ctx) {
+  // `alpn`, when set, replaces the protocols the client context offers on this connection.
+  Handshake connect(ssl::context& client_ctx, std::optional<std::string> alpn = std::nullopt) {
     Handshake out;
     tcp::acceptor acceptor = *listen_tcp(io_, {"127.0.0.1", 0});
     tcp::socket client_socket(io_);
@@ -70,6 +72,11 @@ class TlsResumptionTest : public ::testing::Test {
     TlsStream client(std::move(client_socket), client_ctx);
     TlsStream server(acceptor.accept(), *server_ctx_);
     offer_remembered_session(client.native_handle());
+    if (alpn) {
+      std::string wire = static_cast<char>(alpn->size()) + *alpn;
+      SSL_set_alpn_protos(client.native_handle(), reinterpret_cast<const unsigned char*>(wire.data()),
+                          static_cast<unsigned>(wire.size()));
+    }
     auto test = [&]() -> asio::awaitable<void> {
       auto side = [](TlsStream& s, ssl::stream_base::handshake_type type) -> asio::awaitable<bool> {
         auto [ec] = co_await s.async_handshake(type, kTuple);
@@ -127,6 +134,25 @@ TEST_F(TlsResumptionTest, ConnectionsThatOfferAnythingButTheOneProtocolGetNoTick
     Handshake second = connect(*client_ctx);
     ASSERT_TRUE(second.ok);
     EXPECT_FALSE(second.server_resumed) << "ALPN list of " << alpn.size();
+  }
+}
+
+TEST_F(TlsResumptionTest, ATicketOfferedWithAnotherProtocolDoesNotResume) {
+  auto client_ctx = client_context({"tunnel"});
+  ASSERT_TRUE(connect(*client_ctx).ok);
+  Handshake web = connect(*client_ctx, "web");  // the tunnel's ticket, on a web connection
+  ASSERT_TRUE(web.ok);
+  EXPECT_FALSE(web.server_resumed);
+  EXPECT_TRUE(connect(*client_ctx).server_resumed);  // the ticket still works for the tunnel
+}
+
+TEST_F(TlsResumptionTest, ATls12ClientMakesFullHandshakes) {
+  auto client_ctx = client_context({"tunnel"});
+  SSL_CTX_set_max_proto_version(client_ctx->native_handle(), TLS1_2_VERSION);
+  for (int i = 0; i < 2; ++i) {
+    Handshake h = connect(*client_ctx);
+    ASSERT_TRUE(h.ok);
+    EXPECT_FALSE(h.server_resumed) << "connection " << i + 1;
   }
 }
 
