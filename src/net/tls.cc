@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "crypto/certs.h"
@@ -39,12 +40,23 @@ std::string encode_alpn(const std::vector<std::string>& protos) {
   return wire;
 }
 
-void free_alpn_wire(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
-
-int alpn_ex_index() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_alpn_wire);
-  return index;
-}
+// A T that a context owns, in its ex_data: OpenSSL deletes it with the context.
+template <class T>
+struct ContextData {
+  static int index() {
+    static const int i = SSL_CTX_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<T*>(ptr); });
+    return i;
+  }
+  static T* get(SSL_CTX* ctx) { return static_cast<T*>(SSL_CTX_get_ex_data(ctx, index())); }
+  // Replaces (and deletes) what the context held before.
+  static T* attach(SSL_CTX* ctx, std::unique_ptr<T> value) {
+    delete get(ctx);
+    SSL_CTX_set_ex_data(ctx, index(), value.get());
+    return value.release();
+  }
+};
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void* arg) {
@@ -82,17 +94,8 @@ struct SessionStore {
   }
 };
 
-void free_store(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  delete static_cast<SessionStore*>(ptr);
-}
-
-int store_ex_index() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_store);
-  return index;
-}
-
 SessionStore* session_store(SSL* ssl) {
-  return static_cast<SessionStore*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), store_ex_index()));
+  return ContextData<SessionStore>::get(SSL_get_SSL_CTX(ssl));
 }
 
 // Marks a connection as one that may resume and get a ticket (set by the ClientHello callback).
@@ -179,17 +182,8 @@ struct RememberedSession {
   ~RememberedSession() { SSL_SESSION_free(session); }
 };
 
-void free_remembered(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  delete static_cast<RememberedSession*>(ptr);
-}
-
-int remembered_ex_index() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_remembered);
-  return index;
-}
-
 RememberedSession* remembered(SSL_CTX* ctx) {
-  return static_cast<RememberedSession*>(SSL_CTX_get_ex_data(ctx, remembered_ex_index()));
+  return ContextData<RememberedSession>::get(ctx);
 }
 
 // OpenSSL's callback for each ticket a client receives. It keeps a copy: the session handed over
@@ -211,10 +205,9 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
 
 void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime) {
   SSL_CTX* native = ctx.native_handle();
-  auto* store = new SessionStore;
+  auto* store = ContextData<SessionStore>::attach(native, std::make_unique<SessionStore>());
   store->alpn_wire = alpn.empty() ? std::string() : encode_alpn({alpn});
   store->capacity = 1024;
-  SSL_CTX_set_ex_data(native, store_ex_index(), store);
   // The context id marks sessions as this context's (OpenSSL refuses to resume a session, when it
   // asks for client certificates, without one).
   static const unsigned char kContextId[] = "tp-resume";
@@ -230,9 +223,7 @@ void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono
 
 void remember_sessions(ssl::context& ctx, std::chrono::seconds lifetime) {
   SSL_CTX* native = ctx.native_handle();
-  auto* memory = new RememberedSession;
-  memory->lifetime = lifetime;
-  SSL_CTX_set_ex_data(native, remembered_ex_index(), memory);
+  ContextData<RememberedSession>::attach(native, std::make_unique<RememberedSession>())->lifetime = lifetime;
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(native, on_new_session);
 }
@@ -305,10 +296,9 @@ Result<ssl::context> make_server_context(const TlsServerConfig& config) {
   }
   no_resumption(ctx);
   if (!config.alpn.empty()) {
-    // The wire list must live as long as the context: it is kept in the context's ex_data, whose
-    // free callback deletes it when OpenSSL frees the context.
-    auto* wire = new std::string(encode_alpn(config.alpn));
-    SSL_CTX_set_ex_data(ctx.native_handle(), alpn_ex_index(), wire);
+    // The wire list must live as long as the context, which owns it.
+    auto* wire = ContextData<std::string>::attach(ctx.native_handle(),
+                                                  std::make_unique<std::string>(encode_alpn(config.alpn)));
     SSL_CTX_set_alpn_select_cb(ctx.native_handle(), select_alpn, wire);
   }
   return ctx;

@@ -539,6 +539,10 @@ def test_a_burst_of_new_sessions_all_connect(env):
     failures = [err for (out, err), p in zip(outs, procs) if p.returncode != 0]
     assert not failures, failures[:3]
     assert sorted(int(out.strip()) for out, _ in outs) == list(range(16))
+    # The agent's replacement tunnel connections resumed its TLS session (the proxy logs each one
+    # that joins the pool at debug level).
+    wait_until(lambda: "tls=resumed" in env.cluster.process.output(), 10,
+               "a resumed tunnel connection in the proxy's log")
 
 
 def test_sessions_on_several_event_loops(tmp_path, pg, pki):
