@@ -280,11 +280,15 @@ def chart(out_png, results, pg_keys, my_keys, clients, threads, target_rows=None
                           "textcolor rgb '#555555'")
         script.append("plot 2 notitle")
     script.append("unset multiplot")
-    cp = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", capture_output=True, text=True,
-                        timeout=60)
-    for p in data_dir.iterdir():
-        p.unlink()
-    data_dir.rmdir()
+    try:
+        cp = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", capture_output=True,
+                            text=True, timeout=60)
+    except FileNotFoundError:
+        return "gnuplot is not installed (apt-get install gnuplot-nox); the tables are complete"
+    finally:
+        for p in data_dir.iterdir():
+            p.unlink()
+        data_dir.rmdir()
     if cp.returncode != 0:
         return f"gnuplot failed: {cp.stderr.strip()[-500:]}"
     return None
