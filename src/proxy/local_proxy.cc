@@ -7,7 +7,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "common/log.h"
 #include "net/server.h"
@@ -41,13 +40,12 @@ class LocalProxyImpl final : public LocalProxy, public std::enable_shared_from_t
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
     while (true) {
-      asio::any_io_executor strand = asio::make_strand(io_);
-      auto [ec, socket] = co_await acceptor_.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] = co_await acceptor_.async_accept(io_, asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
         continue;
       }
-      asio::co_spawn(strand, serve(self, std::move(socket)), asio::detached);
+      asio::co_spawn(io_, serve(self, std::move(socket)), asio::detached);
     }
   }
 

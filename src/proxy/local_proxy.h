@@ -44,7 +44,8 @@ class LocalProxy {
   virtual void stop() = 0;
 };
 
-// Listens at once (so a client can connect as soon as this returns) and serves on `io`.
+// Listens at once (so a client can connect as soon as this returns) and serves on `io`, which one
+// thread must run (its connections share it without strands).
 Result<std::shared_ptr<LocalProxy>> start_local_proxy(boost::asio::io_context& io, LocalProxyConfig config);
 
 }  // namespace tp::proxy

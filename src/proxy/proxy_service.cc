@@ -107,11 +107,13 @@ Result<TlsContexts> build_contexts(AuthServer& auth, const TeleportConfig& confi
 asio::awaitable<void> accept_loop(std::shared_ptr<Listener> listener, std::shared_ptr<ProxyState> state,
                                   ConnectionHandler handler) {
   while (true) {
-    // Each connection stays on one event loop (net/io_pool.h), on its own strand: the relay's two
-    // directions never touch one TLS stream from two threads at once, even with a loop that
-    // several threads run.
-    asio::any_io_executor strand = asio::make_strand(state->session_io ? state->session_io() : state->io);
-    auto [ec, socket] = co_await listener->acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+    // Each connection stays on one event loop (net/io_pool.h). The relay's two directions must
+    // never touch one TLS stream from two threads at once: a loop of the pool has one thread, any
+    // other loop may have several, and there the connection gets a strand of its own.
+    asio::any_io_executor executor = state->session_io ? state->session_io().get_executor()
+                                                       : asio::any_io_executor(asio::make_strand(state->io));
+    auto [ec, socket] =
+        co_await listener->acceptor.async_accept(executor, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
       log::warn("proxy", "accept failed", {{"listener", listener->name}, {"error", ec.message()}});
@@ -119,14 +121,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Listener> listener, std::share
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    asio::co_spawn(strand, handler(state, std::move(socket)), [name = listener->name](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        log::error("proxy", "connection handler failed", {{"listener", name}, {"error", x.what()}});
-      }
-    });
+    asio::co_spawn(
+        executor, handler(state, std::move(socket)), [name = listener->name](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& x) {
+            log::error("proxy", "connection handler failed", {{"listener", name}, {"error", x.what()}});
+          }
+        });
   }
 }
 

@@ -17,7 +17,8 @@ struct ServiceSet {
   const TeleportConfig& config;
   AuthService* auth;                         // null when this process runs no Auth Service
   std::vector<std::function<void()>> on_stop;  // run on SIGINT/SIGTERM, in order
-  // The event loop for a new session (net/io_pool.h); unset: `io`.
+  // The event loop for a new session (net/io_pool.h); unset: `io`. Each loop it returns is run by
+  // one thread, so a session on it needs no strand.
   std::function<boost::asio::io_context&()> session_io;
 };
 

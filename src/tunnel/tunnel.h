@@ -108,7 +108,8 @@ struct TunnelAgentConfig {
   std::function<Status(const DialRequest&)> accept;
   // Event loops (net/io_pool.h), asked for one per slot at start and one per session: a session
   // runs on another loop than the slot that carried it, so the slot's replacement connection is
-  // dialled beside it rather than ahead of it. Unset: the io_context given to start_tunnel_agent.
+  // dialled beside it rather than ahead of it. Each loop must be run by one thread: a session on
+  // one gets no strand. Unset: the io_context given to start_tunnel_agent (any number of threads).
   std::function<boost::asio::io_context&()> session_io;
 };
 

@@ -222,7 +222,11 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
           session_loop = &slot->loop;
         }
       }
-      asio::co_spawn(asio::make_strand(*session_loop), handler_(std::move(*request), std::move(stream)),
+      // A loop from session_io has one thread; io_ may have several, and then the session gets a
+      // strand of its own.
+      asio::any_io_executor executor = session_loop->get_executor();
+      if (!config_.session_io) executor = asio::make_strand(*session_loop);
+      asio::co_spawn(executor, handler_(std::move(*request), std::move(stream)),
                      [](std::exception_ptr e) { log_exception("session", e); });
     }
   }

@@ -36,7 +36,8 @@ class ProxyState {
         web_api(auth, std::move(web_config)), rng(rng) {}
 
   asio::io_context& io;
-  // The event loop for a new connection (net/io_pool.h); unset: `io`.
+  // The event loop for a new connection (net/io_pool.h), run by one thread; unset: `io`, which
+  // may be run by several.
   std::function<asio::io_context&()> session_io;
   AuthServer& auth;
   AuthApi& auth_api;
