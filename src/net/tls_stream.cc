@@ -143,12 +143,31 @@ Step handshake(SSL* ssl) {
 
 Step read(SSL* ssl, void* data, size_t size) {
   if (size == 0) return Step{};
-  return step(ssl, [&](size_t* n) { return SSL_read_ex(ssl, data, size, n); });
+  auto* out = static_cast<char*>(data);
+  Step first = step(ssl, [&](size_t* n) { return SSL_read_ex(ssl, out, size, n); });
+  if (first.want != Step::kDone || first.ec) return first;
+  // SSL_read_ex returns one record. Read-ahead may have brought more with it: take those too while
+  // there is room, so a bulk transfer moves several records per operation. The first call that
+  // would wait or fails ends the read with what it has; a failure shows again on the next read.
+  size_t total = first.bytes;
+  while (total < size && SSL_has_pending(ssl) == 1) {
+    Step more = step(ssl, [&](size_t* n) { return SSL_read_ex(ssl, out + total, size - total, n); });
+    if (more.want != Step::kDone || more.ec) break;
+    total += more.bytes;
+  }
+  return Step{Step::kDone, total, {}};
 }
 
-Step write(SSL* ssl, const void* data, size_t size) {
-  if (size == 0) return Step{};
-  return step(ssl, [&](size_t* n) { return SSL_write_ex(ssl, data, size, n); });
+Step write(SSL* ssl, const void* data, size_t size, size_t& done) {
+  const auto* in = static_cast<const char*>(data);
+  while (done < size) {
+    // With partial writes on, SSL_write_ex sends one record per call.
+    Step s = step(ssl, [&](size_t* n) { return SSL_write_ex(ssl, in + done, size - done, n); });
+    if (s.want != Step::kDone) return s;  // OpenSSL holds a record that must be retried from `done`
+    if (s.ec) return done > 0 ? Step{Step::kDone, done, {}} : s;  // the error shows again next time
+    done += s.bytes;
+  }
+  return Step{Step::kDone, done, {}};
 }
 
 Step shutdown(SSL* ssl) {

@@ -47,8 +47,13 @@ int duplicate(int fd, boost::system::error_code& ec);
 void close_descriptor(int fd);
 
 Step handshake(SSL* ssl);
+// Reads at least one byte: every record OpenSSL can decrypt without waiting for the socket, up to
+// `size`.
 Step read(SSL* ssl, void* data, size_t size);
-Step write(SSL* ssl, const void* data, size_t size);
+// Writes all of data[done, size) as records, advancing `done` past each one sent. When OpenSSL must
+// wait (kRead/kWrite), it holds a record made from the bytes at `done`: call again with the same
+// data and `done` once the socket is ready. Done: `bytes` is `done`.
+Step write(SSL* ssl, const void* data, size_t size, size_t& done);
 Step shutdown(SSL* ssl);
 
 }  // namespace tls_io
@@ -119,11 +124,16 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
         [first](SSL* ssl) { return tls_io::read(ssl, first.data(), first.size()); }, std::forward<Token>(token));
   }
 
+  // Writes the whole first buffer (as many records as it takes) before it completes: one operation,
+  // not one per 16 KiB record.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     boost::asio::const_buffer first = first_buffer<boost::asio::const_buffer>(buffers);
     return start<void(boost::system::error_code, size_t)>(
-        [first](SSL* ssl) { return tls_io::write(ssl, first.data(), first.size()); }, std::forward<Token>(token));
+        [first, done = size_t{0}](SSL* ssl) mutable {
+          return tls_io::write(ssl, first.data(), first.size(), done);
+        },
+        std::forward<Token>(token));
   }
 
   // Completes when a read would find something: bytes OpenSSL already holds, or a readable socket

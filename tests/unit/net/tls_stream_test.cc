@@ -1,7 +1,8 @@
 // TlsStream over real loopback sockets and real handshakes: data both ways at once through full
-// socket buffers, the three ways a connection ends (close_notify, a bare TCP close, a write to a
-// peer that left), a cancelled read that leaves the stream usable, the server-name check, moving
-// to another event loop, waiting for readability, and what a connection waiting for data holds.
+// socket buffers, several records per read and per write, the three ways a connection ends (close_notify, a
+// bare TCP close, a write to a peer that left), a cancelled read that leaves the stream usable, the
+// server-name check, moving to another event loop, waiting for readability, and what a connection waiting for
+// data holds.
 #include "net/tls_stream.h"
 
 #include <gtest/gtest.h>
@@ -315,6 +316,66 @@ TEST_F(TlsStreamTest, WaitReadableSeesBytesOpenSslHoldsAndOtherwiseWaitsForTheSo
     std::tie(rec, n) = co_await client.async_read_some(asio::buffer(&first, 1), kTuple);
     EXPECT_TRUE(rec);
   }());
+}
+
+// A bulk transfer moves several records per operation: a read takes every record that arrived
+// with the first (up to its buffer), a write sends its whole buffer as as many records as it takes.
+TEST_F(TlsStreamTest, AReadTakesEveryRecordAlreadyReceived) {
+  auto [client, server] = pair(*client_ctx_);
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await handshake(client, server, "localhost"));
+    const std::string record = pattern(1000);
+    for (int i = 0; i < 3; ++i) {  // three writes, three records
+      auto [wec, written] = co_await asio::async_write(server, asio::buffer(record), kTuple);
+      EXPECT_FALSE(wec) << wec.message();
+    }
+    // Wait until all three are in the client's socket (each is 1000 bytes + 22 of TLS 1.3).
+    asio::steady_timer timer(io_);
+    for (int i = 0; i < 200 && client.next_layer().available() < 3 * 1022; ++i) {
+      timer.expires_after(5ms);
+      co_await timer.async_wait(kTuple);
+    }
+    EXPECT_GE(client.next_layer().available(), 3u * 1022);
+    std::string got(8 * 1024, '\0');
+    auto [rec, n] = co_await client.async_read_some(asio::buffer(got), kTuple);
+    EXPECT_FALSE(rec) << rec.message();
+    EXPECT_EQ(n, 3000u) << "one read, three records";
+    got.resize(n);
+    EXPECT_TRUE(got == record + record + record);
+
+    // A buffer smaller than what arrived takes what fits; the rest is there for the next read.
+    for (int i = 0; i < 2; ++i) {
+      auto [wec, written] = co_await asio::async_write(server, asio::buffer(record), kTuple);
+      EXPECT_FALSE(wec);
+    }
+    std::string part(1500, '\0');
+    std::tie(rec, n) = co_await asio::async_read(client, asio::buffer(part), kTuple);
+    EXPECT_EQ(n, 1500u);
+    std::string rest(500, '\0');
+    std::tie(rec, n) = co_await asio::async_read(client, asio::buffer(rest), kTuple);
+    EXPECT_EQ(n, 500u);
+    EXPECT_TRUE(part + rest == record + record);
+  }());
+}
+
+TEST_F(TlsStreamTest, AWriteSendsItsWholeBufferAsOneOperation) {
+  auto [client, server] = pair(*client_ctx_);
+  const std::string sent = pattern(100 * 1024);  // seven records
+  std::string received(sent.size(), '\0');
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await handshake(client, server, "localhost"));
+    auto send = [&]() -> asio::awaitable<void> {
+      auto [ec, n] = co_await client.async_write_some(asio::buffer(sent), kTuple);
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(n, sent.size());
+    };
+    auto receive = [&]() -> asio::awaitable<void> {
+      auto [ec, n] = co_await asio::async_read(server, asio::buffer(received), kTuple);
+      EXPECT_FALSE(ec) << ec.message();
+    };
+    co_await (send() && receive());
+  }());
+  EXPECT_TRUE(received == sent);
 }
 
 using testing::heap_in_use;
