@@ -15,6 +15,8 @@
 namespace tp::net::tls_io {
 namespace {
 
+constexpr size_t kReadAheadBytes = 64 * 1024;
+
 // A BIO over a non-blocking socket. Unlike BIO_s_socket it writes with MSG_NOSIGNAL: a peer that
 // went away must be an error, not a SIGPIPE that kills the process.
 int socket_of(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
@@ -95,8 +97,11 @@ SSL* new_ssl(SSL_CTX* ctx) {
   SSL* ssl = SSL_new(ctx);
   if (!ssl) throw std::bad_alloc();
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  // Read whole socket buffers, not a 5-byte header and then the record: half the recv calls.
+  // Read whole socket buffers, not a 5-byte header and then the record: half the recv calls. Up to
+  // four full records per recv during a bulk transfer; the buffer exists only while it holds bytes
+  // (SSL_MODE_RELEASE_BUFFERS, net/tls.h).
   SSL_set_read_ahead(ssl, 1);
+  SSL_set_default_read_buffer_len(ssl, kReadAheadBytes);
   return ssl;
 }
 
