@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/files.h"
+#include "common/json_scan.h"
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -563,84 +564,41 @@ Status AuthServer::emit_event(json event) {
 
 namespace {
 
-// What emit_event_lines needs to know about one event's text, read without
-// building a document: nlohmann's SAX parser validates the whole line and
-// reports the top-level fields.
-class EventScan final : public nlohmann::json_sax<json> {
- public:
-  bool object = false;    // the text is one JSON object
+// What emit_event_lines needs to know about one event's text, read without building a document
+// (common/json_scan.h validates the whole text and shows the top-level members as written).
+struct EventScan {
+  bool plain = true;      // no top-level key is written with an escape, so the flags below are exact
   bool typed = false;     // "event" is a string
-  bool complete = false;  // "time", "uid" (a string) and "code" are there
+  bool complete = false;  // "time", "uid" (a string without escapes) and "code" are there
   bool has_server_id = false;
   bool has_cluster_name = false;
   std::string uid;
 
+  // False unless the text is one JSON object.
   bool scan(std::string_view text) {
-    if (!json::sax_parse(text.begin(), text.end(), this) || !object) return false;
-    complete = has_time_ && has_code_ && has_uid_;
-    return true;
-  }
-
-  bool null() override { return scalar(); }
-  bool boolean(bool) override { return scalar(); }
-  bool number_integer(number_integer_t) override { return scalar(); }
-  bool number_unsigned(number_unsigned_t) override { return scalar(); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return scalar(); }
-  bool string(string_t& value) override {
-    if (depth_ == 1) {
-      if (key_ == "event") typed = true;
-      if (key_ == "uid") {
-        has_uid_ = true;
-        uid = std::move(value);
+    bool has_time = false, has_code = false, has_uid = false;
+    const bool valid = scan_json(text, [&](const JsonMember& m) {
+      if (m.key_escaped) {
+        plain = false;
+        return;
       }
-    }
-    return scalar();
-  }
-  bool start_object(std::size_t) override {
-    if (depth_ == 0 && !started_) object = true;
-    started_ = true;
-    ++depth_;
+      if (m.key == "event") {
+        typed = m.kind == JsonMember::kString;
+      } else if (m.key == "uid") {
+        has_uid = m.kind == JsonMember::kString && !m.value_escaped;
+        if (has_uid) uid = m.value;
+      } else {
+        has_time = has_time || m.key == "time";
+        has_code = has_code || m.key == "code";
+        has_server_id = has_server_id || m.key == "server_id";
+        has_cluster_name = has_cluster_name || m.key == "cluster_name";
+      }
+    });
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    if (!valid || first == std::string_view::npos || text[first] != '{') return false;
+    complete = has_time && has_code && has_uid;
     return true;
   }
-  bool key(string_t& value) override {
-    if (depth_ != 1) return true;
-    key_ = std::move(value);
-    if (key_ == "event") typed = false;  // until its value shows it is a string
-    if (key_ == "uid") has_uid_ = false;
-    has_time_ = has_time_ || key_ == "time";
-    has_code_ = has_code_ || key_ == "code";
-    has_server_id = has_server_id || key_ == "server_id";
-    has_cluster_name = has_cluster_name || key_ == "cluster_name";
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    started_ = true;
-    ++depth_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  bool scalar() {
-    started_ = true;
-    return true;
-  }
-
-  int depth_ = 0;
-  bool started_ = false;
-  std::string key_;
-  bool has_time_ = false, has_code_ = false, has_uid_ = false;
 };
 
 std::string batch_error(size_t index, size_t count, const std::string& what) {
@@ -698,9 +656,9 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
     const std::string_view text = lines[i];
     EventScan scan;
     if (!scan.scan(text)) return invalid_argument(batch_error(i, lines.size(), "not one JSON object"));
-    if (!scan.typed)
+    if (scan.plain && !scan.typed)
       return invalid_argument(batch_error(i, lines.size(), "missing type (\"event\": \"<type>\")"));
-    if (scan.complete && !scan.has_cluster_name && !(server_id && scan.has_server_id)) {
+    if (scan.plain && scan.complete && !scan.has_cluster_name && !(server_id && scan.has_server_id)) {
       // The common case: splice the two fields in, keep the rest byte for byte.
       const size_t open = text.find('{');
       std::string out;
@@ -710,7 +668,7 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
       stored.emplace_back(std::move(scan.uid), std::move(out));
       continue;
     }
-    json event = json::parse(text);  // valid: the scan read all of it
+    json event = json::parse(text);  // valid: the scan read all of it (and nlohmann takes what it takes)
     TP_TRY(auto out, complete_event(event, server_id, i, lines.size(), now));
     stored.emplace_back(event["uid"].get<std::string>(), std::move(out));
   }

@@ -279,13 +279,22 @@ TEST_F(AuthServerTest, AgentEventLinesAreStoredAsTheyCameWithTheClusterAndServer
 
   for (const std::string& bad :
        {std::string(R"(["event"])"), std::string(R"({"event":1})"),
-        std::string(R"({"event":"x"} {"event":"y"})"), std::string(R"({"event":"x")")}) {
+        std::string(R"({"event":"x"} {"event":"y"})"), std::string(R"({"event":"x")"),
+        std::string(R"({"\u0065vent":1})"), std::string("{\"event\":\"x\",\"user\":\"\xc3\"}")}) {
     auto s = auth_->emit_event_lines({bare, bad}, &host);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_THAT(s.error().message, ::testing::HasSubstr("event 2 of 2:")) << bad;
     EXPECT_THAT(s.error().message, ::testing::HasSubstr("nothing in this batch was stored"));
   }
   EXPECT_EQ(auth_->search_events({.user = "bob"})->size(), 3u);
+
+  // A field name written with an escape is the same field: it cannot smuggle a server_id past us.
+  const std::string escaped =
+      R"({"event":"db.session.query","\u0073erver_id":"other","uid":"u3","time":"t","code":"c","user":"bob"})";
+  ASSERT_TRUE(auth_->emit_event_lines({escaped}, &host).ok());
+  items = auth_->backend().range("/events/");
+  ASSERT_TRUE(items.ok());
+  EXPECT_EQ(nlohmann::json::parse(items->back().value)["server_id"], "host-1");
 }
 
 }  // namespace
