@@ -668,7 +668,7 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
       stored.emplace_back(std::move(scan.uid), std::move(out));
       continue;
     }
-    json event = json::parse(text);  // valid: the scan read all of it (and nlohmann takes what it takes)
+    json event = json::parse(text);  // valid: nlohmann accepts whatever scan_json does
     TP_TRY(auto out, complete_event(event, server_id, i, lines.size(), now));
     stored.emplace_back(event["uid"].get<std::string>(), std::move(out));
   }

@@ -2,13 +2,15 @@
 
 #include <cstdint>
 
+#include "common/json_writer.h"
+
 namespace tp {
 namespace {
 
 class Scanner {
  public:
   Scanner(std::string_view text, const std::function<void(const JsonMember&)>& on_member)
-      : p_(text.data()), end_(text.data() + text.size()), on_member_(on_member) {}
+      : text_(text), p_(text.data()), end_(text.data() + text.size()), on_member_(on_member) {}
 
   bool document() {
     skip_space();
@@ -62,25 +64,34 @@ class Scanner {
     return true;
   }
 
-  bool object(int depth) {
+  bool object(int depth) { return container(depth, '}'); }
+  bool array(int depth) { return container(depth, ']'); }
+
+  // The members of an object or the elements of an array, from the opening bracket to just past
+  // `close`.
+  bool container(int depth, char close) {
     if (depth > kMaxJsonDepth) return false;
-    ++p_;  // '{'
+    const bool is_object = close == '}';
+    ++p_;
     skip_space();
-    if (p_ != end_ && *p_ == '}') {
+    if (p_ != end_ && *p_ == close) {
       ++p_;
       return true;
     }
     while (true) {
-      if (p_ == end_ || *p_ != '"') return false;
-      const char* key_start = p_;
+      std::string_view key;
       bool key_escaped = false;
-      if (!string(key_escaped)) return false;
-      const std::string_view key(key_start + 1, p_ - key_start - 2);
-      skip_space();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
-      skip_space();
-      const bool report = depth == 1 && on_member_;
+      if (is_object) {
+        if (p_ == end_ || *p_ != '"') return false;
+        const char* key_start = p_;
+        if (!string(key_escaped)) return false;
+        key = std::string_view(key_start + 1, p_ - key_start - 2);
+        skip_space();
+        if (p_ == end_ || *p_ != ':') return false;
+        ++p_;
+        skip_space();
+      }
+      const bool report = is_object && depth == 1 && on_member_;
       JsonMember member{};
       if (!value(depth, report ? &member : nullptr)) return false;
       if (report) {
@@ -90,29 +101,7 @@ class Scanner {
       }
       skip_space();
       if (p_ == end_) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return false;
-      ++p_;
-      skip_space();
-    }
-  }
-
-  bool array(int depth) {
-    if (depth > kMaxJsonDepth) return false;
-    ++p_;  // '['
-    skip_space();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    while (true) {
-      if (!value(depth, nullptr)) return false;
-      skip_space();
-      if (p_ == end_) return false;
-      if (*p_ == ']') {
+      if (*p_ == close) {
         ++p_;
         return true;
       }
@@ -190,32 +179,11 @@ class Scanner {
     return true;
   }
 
-  // One well-formed UTF-8 sequence of two to four bytes (Unicode 15, table 3-7): no overlong forms,
-  // no surrogates, nothing above U+10FFFF.
+  // One well-formed UTF-8 sequence of two to four bytes (common/json_writer.h).
   bool utf8() {
-    const auto b0 = static_cast<unsigned char>(*p_);
-    int more;
-    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-      more = 1;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      more = 2;
-      if (b0 == 0xE0) lo = 0xA0;
-      if (b0 == 0xED) hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      more = 3;
-      if (b0 == 0xF0) lo = 0x90;
-      if (b0 == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (end_ - p_ <= more) return false;
-    for (int i = 1; i <= more; ++i) {
-      const auto b = static_cast<unsigned char>(p_[i]);
-      if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return false;
-    }
-    p_ += more + 1;
-    return true;
+    const size_t n = utf8_sequence_length(text_, static_cast<size_t>(p_ - text_.data()));
+    p_ += n;
+    return n > 0;
   }
 
   bool number() {
@@ -258,6 +226,7 @@ class Scanner {
     while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
 
+  std::string_view text_;
   const char* p_;
   const char* end_;
   const std::function<void(const JsonMember&)>& on_member_;
