@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <boost/asio/strand.hpp>
 #include <thread>
 
 namespace tp::net {
@@ -21,6 +22,11 @@ IoPool::IoPool(size_t threads) {
     loops_.push_back(std::make_unique<boost::asio::io_context>(1));
     guards_.emplace_back(loops_.back()->get_executor());
   }
+}
+
+boost::asio::any_io_executor session_executor(boost::asio::io_context& loop, bool loop_has_one_thread) {
+  if (loop_has_one_thread) return loop.get_executor();
+  return boost::asio::make_strand(loop);
 }
 
 boost::asio::io_context& IoPool::next() {

@@ -5,9 +5,10 @@
 // query in the proxy (bench/results/2026-11-26-tlsstream-loops.md, notes).
 #pragma once
 
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,11 @@ namespace tp::net {
 
 // The CPUs this process may run on (its affinity mask), at least 1.
 size_t usable_cpus();
+
+// Where a session runs on `loop`. A session's operations must never run on two threads at once: on
+// a loop that one thread runs (every IoPool loop) that holds by itself; on a loop that several
+// threads may run the session gets a strand of its own.
+boost::asio::any_io_executor session_executor(boost::asio::io_context& loop, bool loop_has_one_thread);
 
 class IoPool {
  public:

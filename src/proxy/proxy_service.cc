@@ -6,12 +6,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/files.h"
 #include "common/log.h"
 #include "crypto/keys.h"
+#include "net/io_pool.h"
 #include "net/tls.h"
 #include "proxy/alpn.h"
 #include "proxy/internal/frontends.h"
@@ -107,11 +107,9 @@ Result<TlsContexts> build_contexts(AuthServer& auth, const TeleportConfig& confi
 asio::awaitable<void> accept_loop(std::shared_ptr<Listener> listener, std::shared_ptr<ProxyState> state,
                                   ConnectionHandler handler) {
   while (true) {
-    // Each connection stays on one event loop (net/io_pool.h). The relay's two directions must
-    // never touch one TLS stream from two threads at once: a loop of the pool has one thread, any
-    // other loop may have several, and there the connection gets a strand of its own.
-    asio::any_io_executor executor = state->session_io ? state->session_io().get_executor()
-                                                       : asio::any_io_executor(asio::make_strand(state->io));
+    // Each connection stays on one event loop (net/io_pool.h); session_io's loops have one thread.
+    asio::any_io_executor executor = state->session_io ? net::session_executor(state->session_io(), true)
+                                                       : net::session_executor(state->io, false);
     auto [ec, socket] =
         co_await listener->acceptor.async_accept(executor, asio::as_tuple(asio::use_awaitable));
     if (ec) {

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/rng.h"
+#include "net/io_pool.h"
 #include "net/tls.h"
 #include "tunnel/dial_line.h"
 #include "tunnel/internal/stream_io.h"
@@ -222,10 +223,8 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
           session_loop = &slot->loop;
         }
       }
-      // A loop from session_io has one thread; io_ may have several, and then the session gets a
-      // strand of its own.
-      asio::any_io_executor executor = session_loop->get_executor();
-      if (!config_.session_io) executor = asio::make_strand(*session_loop);
+      // A loop from session_io has one thread; io_ may have several.
+      asio::any_io_executor executor = net::session_executor(*session_loop, bool(config_.session_io));
       asio::co_spawn(executor, handler_(std::move(*request), std::move(stream)),
                      [](std::exception_ptr e) { log_exception("session", e); });
     }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <future>
 #include <set>
 #include <thread>
@@ -43,6 +44,18 @@ TEST(IoPool, EachLoopRunsOnItsOwnThreadUntilStopped) {
   EXPECT_EQ(threads.count(runner.get_id()), 1u);  // the main loop runs on the caller of run()
   pool.stop();
   runner.join();  // returns: loops without work do not keep run() going once stopped
+}
+
+// A loop with one thread needs no strand per session; one that several threads may run does.
+TEST(IoPool, ASessionGetsAStrandOnlyOnALoopSeveralThreadsMayRun) {
+  boost::asio::io_context loop;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  auto plain = session_executor(loop, true);
+  EXPECT_EQ(plain.target<Strand>(), nullptr);
+  EXPECT_NE(plain.target<boost::asio::io_context::executor_type>(), nullptr);
+  auto stranded = session_executor(loop, false);
+  ASSERT_NE(stranded.target<Strand>(), nullptr);
+  EXPECT_EQ(&stranded.target<Strand>()->context(), &loop);
 }
 
 }  // namespace
