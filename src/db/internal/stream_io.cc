@@ -1,7 +1,9 @@
 #include "db/internal/stream_io.h"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 namespace tp::db::internal {
 
@@ -12,26 +14,33 @@ asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer&
                                              SessionDeadline& deadline) {
   constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
   ServerRead out;
+  if ((out.ending = deadline.reached()) != DeadlineReason::kNone) co_return out;
+  const asio::cancellation_state own = co_await asio::this_coro::cancellation_state;
+  // What a bound operation's error means: the deadline, if it came, else the error itself.
+  auto ended = [&](boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted) out.ending = deadline.reached();
+    if (out.ending == DeadlineReason::kNone) out.ec = ec;
+  };
   if (buffer.quiet()) {
     buffer.release();
-    auto waited = co_await (stream.async_wait_readable(kTuple) || deadline.wait());
-    if (waited.index() == 1) {
-      out.ending = std::get<1>(waited);
-      co_return out;
+    boost::system::error_code ec;
+    {
+      SessionDeadline::BoundRead bound(deadline, own.slot());
+      auto token = asio::bind_cancellation_slot(bound.slot(), kTuple);
+      std::tie(ec) = co_await stream.async_wait_readable(std::move(token));
     }
-    if (auto [ec] = std::get<0>(waited); ec) {
-      out.ec = ec;
+    if (ec) {
+      ended(ec);
       co_return out;
     }
     std::tie(out.ec, out.n) = co_await stream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
     co_return out;
   }
-  auto outcome =
-      co_await (stream.async_read_some(asio::buffer(buffer.data(), want), kTuple) || deadline.wait());
-  if (outcome.index() == 1)
-    out.ending = std::get<1>(outcome);
-  else
-    std::tie(out.ec, out.n) = std::get<0>(outcome);
+  SessionDeadline::BoundRead bound(deadline, own.slot());
+  auto token = asio::bind_cancellation_slot(bound.slot(), kTuple);
+  auto [ec, n] = co_await stream.async_read_some(asio::buffer(buffer.data(), want), std::move(token));
+  out.n = n;
+  if (ec) ended(ec);
   co_return out;
 }
 

@@ -34,10 +34,11 @@ struct ServerRead {
   DeadlineReason ending = DeadlineReason::kNone;
 };
 
-// The server-to-client relay's next read of at most `want` bytes into `buffer`, racing the session's
-// deadline. Between answers (the buffer is quiet) it waits for data without a buffer, then reads
-// what came; that read finishes a TLS record the server has begun and is not raced. During a bulk
-// transfer it reads at once.
+// The server-to-client relay's next read of at most `want` bytes into `buffer`, bound to the session's
+// deadline: a deadline reached before or during the read ends it with nothing read (`ending`). The
+// calling coroutine's own cancellation still ends it too. Between answers (the buffer is quiet) it waits for
+// data without a buffer, then reads what came; that read finishes a TLS record the server has begun and is
+// not bound. During a bulk transfer it reads at once.
 boost::asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer& buffer, size_t want,
                                                     SessionDeadline& deadline);
 

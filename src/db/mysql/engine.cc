@@ -74,7 +74,7 @@ mysql::ErrPacket upstream_err(const UpstreamFailure& failure) {
 asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
                                          std::unique_ptr<net::TlsStream> client) {
   auto executor = co_await asio::this_coro::executor;
-  internal::SessionDeadline deadline(executor, ctx_.clock, TimePoint::max());
+  internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
   const Database* db = ctx_.find_database(request.db_name);
   const bool handoff = !request.initial_data.empty();
@@ -210,7 +210,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
       if (!d.allowed) return access_denied(d.reason);
       return {};
     };
-    deadline.set_expires(s.identity.expires);
+    deadline.arm(s.identity.expires);
     RelayParts parts{*client, std::move(client_pending), *upstream.stream, deadline,
                      auditor, hello.capabilities,        allowed_database, &detail};
     end = co_await relay(std::move(parts));

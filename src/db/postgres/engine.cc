@@ -68,7 +68,7 @@ Status PostgresEngine::accept_dial(const tunnel::DialRequest& request) {
 asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
                                             std::unique_ptr<net::TlsStream> client) {
   auto executor = co_await asio::this_coro::executor;
-  internal::SessionDeadline deadline(executor, ctx_.clock, TimePoint::max());
+  internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
 
   if (request.kind == tunnel::kDialPostgresCancel) {
@@ -218,7 +218,7 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
     QueryAuditor auditor([&](std::string_view query, std::vector<std::string> parameters) {
       ctx_.audit.emit(session_query_event(s, query, parameters, ctx_.clock.now()));
     });
-    deadline.set_expires(s.identity.expires);
+    deadline.arm(s.identity.expires);
     end = co_await relay(conn, *upstream.stream, std::move(upstream.pending), deadline, auditor);
   }
   if (upstream.client_key) cancels_.release(*upstream.client_key);
