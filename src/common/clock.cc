@@ -1,6 +1,7 @@
 #include "common/clock.h"
 
 #include <ctime>
+#include <type_traits>
 
 namespace tp {
 
@@ -26,7 +27,30 @@ std::string format_utc(TimePoint t, const char* fmt) {
 }
 }  // namespace
 
-std::string format_rfc3339(TimePoint t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string format_rfc3339(TimePoint t) {
+  // Every audit event carries one: computed from the calendar, without gmtime_r's lock and
+  // strftime's parsing. A TimePoint (64-bit nanoseconds) spans the years 1677 to 2262, so the
+  // year always has four digits.
+  using namespace std::chrono;
+  static_assert(std::is_same_v<TimePoint::period, std::nano>);
+  const auto day = floor<days>(t);
+  const year_month_day date(day);
+  const int y = static_cast<int>(date.year());
+  const hh_mm_ss<seconds> time(floor<seconds>(t - day));
+  char out[] = "0000-00-00T00:00:00Z";
+  auto two = [&out](size_t at, unsigned v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, static_cast<unsigned>(y) / 100);
+  two(2, static_cast<unsigned>(y) % 100);
+  two(5, static_cast<unsigned>(date.month()));
+  two(8, static_cast<unsigned>(date.day()));
+  two(11, static_cast<unsigned>(time.hours().count()));
+  two(14, static_cast<unsigned>(time.minutes().count()));
+  two(17, static_cast<unsigned>(time.seconds().count()));
+  return std::string(out, sizeof out - 1);
+}
 std::string format_short_utc(TimePoint t) { return format_utc(t, "%d %b %y %H:%M UTC"); }
 
 std::string format_duration(std::chrono::seconds d) {

@@ -21,9 +21,12 @@ AuditLog::AuditLog(AuditLogOptions options, EventUploader upload, const Clock& c
 std::string AuditLog::next_uid() {
   // A random prefix per process and a counter: unique like 16 random bytes,
   // without asking the CSPRNG for every query.
-  char counter[17];
-  std::snprintf(counter, sizeof counter, "%016llx", static_cast<unsigned long long>(uid_counter_.fetch_add(1)));
-  return uid_prefix_ + counter;
+  constexpr char kDigits[] = "0123456789abcdef";
+  uint64_t counter = uid_counter_.fetch_add(1);
+  std::string uid = uid_prefix_;
+  uid.resize(uid_prefix_.size() + 16);
+  for (size_t i = uid.size(); i-- > uid_prefix_.size(); counter >>= 4) uid[i] = kDigits[counter & 0xf];
+  return uid;
 }
 
 AuditLog::~AuditLog() {

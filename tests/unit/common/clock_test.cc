@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <string>
+
 namespace tp {
 namespace {
 
@@ -12,6 +15,34 @@ TEST(Clock, Formats) {
   EXPECT_EQ(format_duration(std::chrono::seconds(20 * 60 + 15)), "20m15s");
   EXPECT_EQ(format_duration(std::chrono::seconds(3600)), "1h0m0s");
   EXPECT_EQ(format_duration(std::chrono::seconds(5)), "5s");
+}
+
+TEST(Clock, Rfc3339MatchesStrftimeAcrossTheCalendar) {
+  auto expected = [](int64_t unix_seconds) {
+    std::time_t tt = unix_seconds;
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    return std::string(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm));
+  };
+  // Leap days, century rules, the 2038 boundary, before 1970, and the ends of what a TimePoint
+  // (64-bit nanoseconds) holds: 1677-09-21 to 2262-04-11.
+  for (int64_t s : {int64_t{0}, int64_t{-1}, int64_t{951782400}, int64_t{951868799}, int64_t{4107542400},
+                    int64_t{2147483647}, int64_t{2147483648}, int64_t{-2208988800}, int64_t{9223372036},
+                    int64_t{-9223372036}}) {
+    EXPECT_EQ(format_rfc3339(from_unix_seconds(s)), expected(s)) << s;
+  }
+  // Sub-second parts are dropped, not rounded, also before 1970.
+  EXPECT_EQ(format_rfc3339(from_unix_seconds(-1) + std::chrono::milliseconds(999)), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(format_rfc3339(from_unix_seconds(59) + std::chrono::milliseconds(999)), "1970-01-01T00:00:59Z");
+  uint64_t x = 88172645463325252ull;  // xorshift64, fixed seed
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const int64_t s = static_cast<int64_t>(x % 18446744073ull) - 9223372036;  // anywhere in that span
+    EXPECT_EQ(format_rfc3339(from_unix_seconds(s)), expected(s)) << s;
+  }
 }
 
 TEST(Clock, FakeClockAdvances) {

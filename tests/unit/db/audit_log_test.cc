@@ -81,8 +81,13 @@ TEST_F(AuditLogTest, EventsGetTimeAndIdAndAreUploadedInBatches) {
   EXPECT_EQ(uploader_.calls, 3) << "batches of two";
   ASSERT_EQ(uploader_.received.size(), 5u);
   EXPECT_EQ(uploader_.received[0]["time"], "2023-11-14T22:13:20Z");
-  EXPECT_TRUE(uploader_.received[0].contains("uid"));
-  EXPECT_NE(uploader_.received[0]["uid"], uploader_.received[1]["uid"]);
+  // A random prefix per process, then a 16-digit hex counter.
+  const std::string first = uploader_.received[0]["uid"], fifth = uploader_.received[4]["uid"];
+  ASSERT_EQ(first.size(), 32u);
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef"), std::string::npos) << first;
+  EXPECT_EQ(first.substr(16), "0000000000000000");
+  EXPECT_EQ(fifth.substr(0, 16), first.substr(0, 16));
+  EXPECT_EQ(fifth.substr(16), "0000000000000004");
 }
 
 TEST_F(AuditLogTest, UnreachableAuthSpoolsToDiskAndReplaysInOrder) {
