@@ -123,6 +123,14 @@ JsonObjectWriter& JsonObjectWriter::add(std::string_view key, bool value) {
   return *this;
 }
 
+JsonObjectWriter& JsonObjectWriter::add_fields_of(const JsonObjectWriter& other) {
+  if (other.empty_) return *this;
+  if (!empty_) out_ += ',';
+  empty_ = false;
+  out_.append(other.out_, 1);  // after its opening brace
+  return *this;
+}
+
 std::string JsonObjectWriter::finish() && {
   out_ += '}';
   return std::move(out_);

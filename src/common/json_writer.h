@@ -38,6 +38,8 @@ std::string json_lines(It begin, It end) {
 class JsonObjectWriter {
  public:
   JsonObjectWriter() : out_("{") {}
+  // With room for about `bytes` of text, for an object whose size is known roughly.
+  explicit JsonObjectWriter(size_t bytes) : out_("{") { out_.reserve(bytes); }
 
   JsonObjectWriter& add(std::string_view key, std::string_view value);
   JsonObjectWriter& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
@@ -63,6 +65,11 @@ class JsonObjectWriter {
     out_ += ']';
     return *this;
   }
+
+  // Appends every field `other` holds, as it wrote them: fields many objects share are escaped once.
+  JsonObjectWriter& add_fields_of(const JsonObjectWriter& other);
+  // The length of the text so far (the closing brace not counted).
+  size_t size() const { return out_.size(); }
 
   std::string finish() &&;
 

@@ -1,5 +1,7 @@
 #include "db/session.h"
 
+#include <algorithm>
+
 #include "crypto/certs.h"
 
 namespace tp::db {
@@ -59,14 +61,22 @@ AccessDecision authorize_session(const std::vector<Role>& roles, const SessionIn
 
 namespace {
 
-// The fields every session event carries, in the reference's names.
-JsonObjectWriter base_event(const char* type, const SessionInfo& s, TimePoint now, bool success) {
-  JsonObjectWriter e;
+// The fields every session event carries, in the reference's names: these four, then the session's.
+JsonObjectWriter base_event(const char* type, const SessionEventFields& session, TimePoint now, bool success,
+                            size_t room = 0) {
+  JsonObjectWriter e(session.fields().size() + room + 128);
   e.add("event", type)
       .add("code", events::code_for(type, success))
       .add("success", success)
       .add("time", format_rfc3339(now))
-      .add("user", s.identity.username)
+      .add_fields_of(session.fields());
+  return e;
+}
+
+}  // namespace
+
+SessionEventFields::SessionEventFields(const SessionInfo& s) {
+  fields_.add("user", s.identity.username)
       .add("sid", s.sid)
       .add("db_service", s.db.name)
       .add("db_protocol", s.db.protocol)
@@ -74,27 +84,26 @@ JsonObjectWriter base_event(const char* type, const SessionInfo& s, TimePoint no
       .add("db_user", s.db_user)
       .add("db_name", s.db_name)
       .add("addr.remote", s.client_addr);
-  return e;
 }
 
-}  // namespace
-
 JsonObjectWriter session_start_event(const SessionInfo& s, const Status& outcome, TimePoint now) {
-  JsonObjectWriter e = base_event(events::kDbSessionStart, s, now, outcome.ok());
+  JsonObjectWriter e = base_event(events::kDbSessionStart, SessionEventFields(s), now, outcome.ok());
   if (!outcome.ok()) e.add("error", outcome.error().message);
   e.add("db_roles", s.identity.roles);
   return e;
 }
 
 JsonObjectWriter session_end_event(const SessionInfo& s, TimePoint started, TimePoint now) {
-  JsonObjectWriter e = base_event(events::kDbSessionEnd, s, now, true);
+  JsonObjectWriter e = base_event(events::kDbSessionEnd, SessionEventFields(s), now, true);
   e.add("session_start", format_rfc3339(started));
   return e;
 }
 
-JsonObjectWriter session_query_event(const SessionInfo& s, std::string_view query,
+JsonObjectWriter session_query_event(const SessionEventFields& session, std::string_view query,
                                      const std::vector<std::string>& parameters, TimePoint now) {
-  JsonObjectWriter e = base_event(events::kDbSessionQuery, s, now, true);
+  size_t room = std::min(query.size(), kMaxAuditedQueryBytes);
+  for (const auto& p : parameters) room += std::min(p.size(), kMaxAuditedParameterBytes) + 3;
+  JsonObjectWriter e = base_event(events::kDbSessionQuery, session, now, true, room);
   // A multi-megabyte statement (a bulk INSERT) is recorded by its head and its
   // size: the event must fit an upload batch, and the head shows what it was.
   // The writer replaces invalid UTF-8 (a cut through a character included).

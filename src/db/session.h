@@ -44,13 +44,23 @@ AccessDecision authorize_session(const std::vector<Role>& roles, const SessionIn
 
 // Audit events, in the reference's vocabulary and field names, written as JSON
 // text (one per query: no document per event); AuditLog::emit adds the "uid".
+// The fields every event of a session repeats (user, sid, database, client address), written once
+// when the session starts: each query's event copies them instead of escaping them again.
+class SessionEventFields {
+ public:
+  explicit SessionEventFields(const SessionInfo& session);
+  const JsonObjectWriter& fields() const { return fields_; }
+
+ private:
+  JsonObjectWriter fields_;
+};
 JsonObjectWriter session_start_event(const SessionInfo& session, const Status& outcome, TimePoint now);
 JsonObjectWriter session_end_event(const SessionInfo& session, TimePoint started, TimePoint now);
 // The query text and each parameter are cut at these sizes ("db_query_truncated": true,
 // "db_query_bytes": the query's full size); invalid UTF-8 becomes U+FFFD.
 inline constexpr size_t kMaxAuditedQueryBytes = 1024 * 1024;
 inline constexpr size_t kMaxAuditedParameterBytes = 64 * 1024;
-JsonObjectWriter session_query_event(const SessionInfo& session, std::string_view query,
+JsonObjectWriter session_query_event(const SessionEventFields& session, std::string_view query,
                                      const std::vector<std::string>& parameters, TimePoint now);
 
 // Why a relay ended, in the words the session.end log line uses.

@@ -281,8 +281,13 @@ def test_use_switches_only_to_databases_the_roles_allow(env):
     # the databases alice's roles allow.
     env.tsh("db", "login", DB, "--db-user=alice", "--db-name=")
     try:
-        out = mariadb(env.native_args(database=""), "use other; select database()").stdout.strip()
-        assert out == "other"
+        marker = f"select database(), 'use-{time.time_ns()}'"
+        out = mariadb(env.native_args(database=""), f"use other; {marker}").stdout.strip()
+        assert out.split()[0] == "other"
+        # The audit trail names the database each query ran in.
+        def recorded():
+            return [e for e in audit_events(env.cluster, "db.session.query") if e.get("db_query") == marker] or None
+        assert wait_until(recorded, 15, "the query's audit event")[0]["db_name"] == "other"
         r = mariadb(env.native_args(database=""), "use secret; select database()", check=False)
         assert r.returncode != 0
         assert "ERROR 1044 (42000)" in r.stderr and "secret" in r.stderr, r.stderr

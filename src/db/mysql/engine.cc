@@ -196,11 +196,15 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   const std::vector<Role> session_roles = std::move(*admission.roles);
   if (auto sent = co_await write_bytes(*client, encode_client_auth_ok(hello, upstream.ok.status_flags));
       sent.ok()) {
+    SessionEventFields event_fields(s);
     MysqlQueryAuditor auditor(
         [&](std::string_view query, std::vector<std::string> parameters) {
-          ctx_.audit.emit(session_query_event(s, query, parameters, ctx_.clock.now()));
+          ctx_.audit.emit(session_query_event(event_fields, query, parameters, ctx_.clock.now()));
         },
-        [&](const std::string& database) { s.db_name = database; });
+        [&](const std::string& database) {
+          s.db_name = database;
+          event_fields = SessionEventFields(s);  // later events name the new database
+        });
     // A change of database passes the same checks as the connection did.
     auto allowed_database = [&](const std::string& database) -> Status {
       TP_TRY(auto name, check_route(*s.identity.route, s.db_user, database));

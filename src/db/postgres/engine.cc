@@ -215,8 +215,9 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
 
   RelayEnd end = RelayEnd::kClientClosed;
   if (auto sent = co_await write_bytes(conn.stream, hello); sent.ok()) {
+    const SessionEventFields event_fields(s);
     QueryAuditor auditor([&](std::string_view query, std::vector<std::string> parameters) {
-      ctx_.audit.emit(session_query_event(s, query, parameters, ctx_.clock.now()));
+      ctx_.audit.emit(session_query_event(event_fields, query, parameters, ctx_.clock.now()));
     });
     deadline.arm(s.identity.expires);
     end = co_await relay(conn, *upstream.stream, std::move(upstream.pending), deadline, auditor);

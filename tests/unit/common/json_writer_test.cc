@@ -67,5 +67,20 @@ TEST(JsonWriter, AnObjectFieldByField) {
   EXPECT_EQ(std::move(JsonObjectWriter()).finish(), "{}");
 }
 
+TEST(JsonWriter, FieldsOfAnotherWriterAreCopiedAsWritten) {
+  JsonObjectWriter shared;
+  shared.add("user", "al\"ice").add("sid", "s1");
+  JsonObjectWriter event(64);
+  event.add("event", "q").add_fields_of(shared).add("n", 1);
+  EXPECT_EQ(std::move(event).finish(), R"({"event":"q","user":"al\"ice","sid":"s1","n":1})");
+  JsonObjectWriter first;
+  first.add_fields_of(shared).add("n", 2);
+  EXPECT_EQ(std::move(first).finish(), R"({"user":"al\"ice","sid":"s1","n":2})")
+      << "no comma before the first field";
+  JsonObjectWriter none;
+  none.add("a", 1).add_fields_of(JsonObjectWriter()).add("b", 2);
+  EXPECT_EQ(std::move(none).finish(), R"({"a":1,"b":2})") << "an empty writer adds nothing";
+}
+
 }  // namespace
 }  // namespace tp

@@ -207,11 +207,17 @@ TEST(SessionEvents, CarryTheReferenceFields) {
   EXPECT_EQ(start["time"], "2023-11-14T22:13:20Z");
   EXPECT_EQ(parsed(session_start_event(s, Status{}, now))["code"], "TDB00I");
 
-  auto query = parsed(session_query_event(s, "select $1", {"42"}, now));
+  auto query = parsed(session_query_event(SessionEventFields(s), "select $1", {"42"}, now));
   EXPECT_EQ(query["event"], "db.session.query");
   EXPECT_EQ(query["db_query"], "select $1");
   EXPECT_EQ(query["db_query_parameters"], nlohmann::json::array({"42"}));
   EXPECT_EQ(query["db_query_parameters_count"], 1);
+
+  // A query's event repeats the session's fields, written once per session.
+  for (const char* field :
+       {"user", "sid", "db_service", "db_protocol", "db_uri", "db_user", "db_name", "addr.remote"})
+    EXPECT_EQ(query[field], start[field]) << field;
+  EXPECT_EQ(query["time"], "2023-11-14T22:13:20Z");
 
   auto end = parsed(session_end_event(s, now, now + std::chrono::seconds(5)));
   EXPECT_EQ(end["event"], "db.session.end");
@@ -221,27 +227,29 @@ TEST(SessionEvents, CarryTheReferenceFields) {
 
 TEST(SessionEvents, InvalidUtf8InQueriesDoesNotBreakTheEvent) {
   SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", ""};
-  auto query = parsed(session_query_event(s, "select '\xff'", {"caf\xc3\xa9", "\xed\xa0\x80", "\xe2\x82"},
-                                          system_clock().now()));
+  auto query = parsed(session_query_event(SessionEventFields(s), "select '\xff'",
+                                          {"caf\xc3\xa9", "\xed\xa0\x80", "\xe2\x82"}, system_clock().now()));
   EXPECT_EQ(query["db_query"], "select '\xef\xbf\xbd'");
   EXPECT_EQ(query["db_query_parameters"][0], "caf\xc3\xa9") << "valid UTF-8 is kept as it is";
   EXPECT_EQ(query["db_query_parameters"][1], "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") << "a surrogate is invalid";
   EXPECT_EQ(query["db_query_parameters"][2], "\xef\xbf\xbd\xef\xbf\xbd") << "a truncated sequence";
   EXPECT_EQ(query["db_query_parameters_count"], 3);
-  EXPECT_EQ(parsed(session_query_event(s, "\xf0\x9f\x98\x80 4-byte", {}, system_clock().now()))["db_query"],
+  EXPECT_EQ(parsed(session_query_event(SessionEventFields(s), "\xf0\x9f\x98\x80 4-byte", {},
+                                       system_clock().now()))["db_query"],
             "\xf0\x9f\x98\x80 4-byte");
 }
 
 TEST(SessionEvents, AHugeQueryIsRecordedByItsHeadAndItsSize) {
   SessionInfo s{"sid-1", alice(), pg1(), "alice", "app", ""};
   std::string bulk = "insert into t values " + std::string(2 * 1024 * 1024, '1');
-  auto big = parsed(session_query_event(s, bulk, {std::string(100 * 1024, 'p')}, system_clock().now()));
+  auto big = parsed(
+      session_query_event(SessionEventFields(s), bulk, {std::string(100 * 1024, 'p')}, system_clock().now()));
   EXPECT_EQ(big["db_query"].get<std::string>().size(), kMaxAuditedQueryBytes);
   EXPECT_EQ(big["db_query"].get<std::string>().substr(0, 21), "insert into t values ");
   EXPECT_EQ(big["db_query_parameters"][0].get<std::string>().size(), kMaxAuditedParameterBytes);
   EXPECT_EQ(big["db_query_truncated"], true);
   EXPECT_EQ(big["db_query_bytes"], bulk.size());
-  auto small = parsed(session_query_event(s, "select 1", {}, system_clock().now()));
+  auto small = parsed(session_query_event(SessionEventFields(s), "select 1", {}, system_clock().now()));
   EXPECT_FALSE(small.contains("db_query_truncated"));
 }
 
