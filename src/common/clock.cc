@@ -33,10 +33,11 @@ std::string format_rfc3339(TimePoint t) {
   // year always has four digits.
   using namespace std::chrono;
   static_assert(std::is_same_v<TimePoint::period, std::nano>);
-  const auto day = floor<days>(t);
+  const auto second = floor<seconds>(t);
+  const auto day = floor<days>(second);  // in seconds from here: no nanoseconds to overflow
   const year_month_day date(day);
   const int y = static_cast<int>(date.year());
-  const hh_mm_ss<seconds> time(floor<seconds>(t - day));
+  const hh_mm_ss<seconds> time(second - day);
   char out[] = "0000-00-00T00:00:00Z";
   auto two = [&out](size_t at, unsigned v) {
     out[at] = static_cast<char>('0' + v / 10);
