@@ -9,14 +9,18 @@
 
 namespace tp {
 
-std::string to_hex(const uint8_t* data, size_t n) {
+void append_hex(std::string& out, const uint8_t* data, size_t n) {
   static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
   for (size_t i = 0; i < n; ++i) {
     out.push_back(digits[data[i] >> 4]);
     out.push_back(digits[data[i] & 0xf]);
   }
+}
+
+std::string to_hex(const uint8_t* data, size_t n) {
+  std::string out;
+  out.reserve(n * 2);
+  append_hex(out, data, n);
   return out;
 }
 

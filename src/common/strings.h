@@ -15,6 +15,8 @@ namespace tp {
 
 std::string to_hex(std::string_view bytes);
 std::string to_hex(const uint8_t* data, size_t n);
+// Appends the lowercase hex of `data` to `out`.
+void append_hex(std::string& out, const uint8_t* data, size_t n);
 Result<std::string> from_hex(std::string_view hex);
 std::string base64_encode(std::string_view bytes);
 Result<std::string> base64_decode(std::string_view text);

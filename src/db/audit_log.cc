@@ -21,11 +21,13 @@ AuditLog::AuditLog(AuditLogOptions options, EventUploader upload, const Clock& c
 std::string AuditLog::next_uid() {
   // A random prefix per process and a counter: unique like 16 random bytes,
   // without asking the CSPRNG for every query.
-  constexpr char kDigits[] = "0123456789abcdef";
-  uint64_t counter = uid_counter_.fetch_add(1);
-  std::string uid = uid_prefix_;
-  uid.resize(uid_prefix_.size() + 16);
-  for (size_t i = uid.size(); i-- > uid_prefix_.size(); counter >>= 4) uid[i] = kDigits[counter & 0xf];
+  const uint64_t counter = uid_counter_.fetch_add(1);
+  uint8_t big_endian[8];
+  for (size_t i = 0; i < 8; ++i) big_endian[i] = static_cast<uint8_t>(counter >> (56 - 8 * i));
+  std::string uid;
+  uid.reserve(uid_prefix_.size() + 2 * sizeof big_endian);
+  uid += uid_prefix_;
+  append_hex(uid, big_endian, sizeof big_endian);
   return uid;
 }
 

@@ -10,6 +10,10 @@ TEST(Strings, HexRoundTrip) {
   EXPECT_EQ(*from_hex("00ff10"), std::string("\x00\xff\x10", 3));
   EXPECT_FALSE(from_hex("0g").ok());
   EXPECT_FALSE(from_hex("abc").ok());
+  std::string out = "prefix-";
+  const uint8_t bytes[] = {0x0a, 0xb0};
+  append_hex(out, bytes, sizeof bytes);
+  EXPECT_EQ(out, "prefix-0ab0");
 }
 
 TEST(Strings, Base64RoundTrip) {
