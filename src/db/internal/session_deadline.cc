@@ -15,7 +15,6 @@ struct SessionDeadline::State {
   asio::cancellation_signal signal;
   const Clock& clock;
   TimePoint expires = TimePoint::max();
-  bool armed = false;
   bool stop_requested = false;
   bool session_over = false;
   DeadlineReason reached = DeadlineReason::kNone;
@@ -31,7 +30,6 @@ SessionDeadline::~SessionDeadline() {
 
 void SessionDeadline::arm(TimePoint expires) {
   state_->expires = expires;
-  state_->armed = true;
   watch(state_);
 }
 
@@ -76,8 +74,8 @@ std::function<void()> SessionDeadline::stop_hook() {
   return [state = state_] {
     asio::post(state->timer.get_executor(), [state] {
       state->stop_requested = true;
-      // An armed deadline's timer handler runs watch(), which sees the request.
-      if (state->armed) state->timer.cancel();
+      // Wakes an armed deadline's watch(), which sees the request; before arm() there is no wait.
+      state->timer.cancel();
     });
   };
 }
