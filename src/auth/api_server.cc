@@ -242,14 +242,22 @@ AuthApi::AuthApi(AuthServer& auth) : auth_(auth) {
     EventFilter f;
     if (q.query.count("type")) f.type = q.query.at("type");
     if (q.query.count("user")) f.user = q.query.at("user");
-    if (q.query.count("limit")) f.limit = std::strtoul(q.query.at("limit").c_str(), nullptr, 10);
-    auto since = [&](const char* key) -> std::optional<TimePoint> {
-      if (!q.query.count(key)) return std::nullopt;
-      auto d = parse_duration(q.query.at(key));
-      if (!d.ok()) return std::nullopt;
-      return auth_.clock().now() - *d;
-    };
-    f.from = since("since");
+    if (auto it = q.query.find("limit"); it != q.query.end()) {
+      const std::string& text = it->second;
+      const bool digits =
+          !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits)
+        return HttpResponse::error(
+            invalid_argument("limit \"" + text + "\" is not a count of events, e.g. limit=100"));
+      f.limit = std::stoul(text);
+    }
+    if (auto it = q.query.find("since"); it != q.query.end()) {
+      auto d = parse_duration(it->second);
+      if (!d.ok())
+        return HttpResponse::error(
+            invalid_argument("since \"" + it->second + "\" is not a duration, e.g. since=1h"));
+      f.from = auth_.clock().now() - *d;
+    }
     auto events = auth_.search_events(f);
     if (!events.ok()) return HttpResponse::error(events.error());
     return HttpResponse::json(*events);

@@ -572,23 +572,30 @@ struct EventScan {
   bool complete = false;  // "time", "uid" (a string without escapes) and "code" are there
   bool has_server_id = false;
   bool has_cluster_name = false;
-  std::string uid;
+  // What the audit log indexes, when "event", "user" and "time" are strings without escapes, or
+  // absent: then `searchable` stays true and these are their text.
+  bool searchable = true;
+  std::string_view type, user, time;
 
   // False unless the text is one JSON object.
   bool scan(std::string_view text) {
-    bool has_time = false, has_code = false, has_uid = false;
+    bool has_code = false, has_uid = false;
     const bool valid = scan_json(text, [&](const JsonMember& m) {
       if (m.key_escaped) {
         plain = false;
         return;
       }
+      const bool simple_string = m.kind == JsonMember::kString && !m.value_escaped;
       if (m.key == "event") {
         typed = m.kind == JsonMember::kString;
+        type = m.value;
+        searchable = searchable && simple_string;
       } else if (m.key == "uid") {
-        has_uid = m.kind == JsonMember::kString && !m.value_escaped;
-        if (has_uid) uid = m.value;
+        has_uid = simple_string;
+      } else if (m.key == "user" || m.key == "time") {
+        (m.key == "user" ? user : time) = simple_string ? m.value : std::string_view();
+        searchable = searchable && (simple_string || m.kind != JsonMember::kString);
       } else {
-        has_time = has_time || m.key == "time";
         has_code = has_code || m.key == "code";
         has_server_id = has_server_id || m.key == "server_id";
         has_cluster_name = has_cluster_name || m.key == "cluster_name";
@@ -596,10 +603,24 @@ struct EventScan {
     });
     const size_t first = text.find_first_not_of(" \t\r\n");
     if (!valid || first == std::string_view::npos || text[first] != '{') return false;
-    complete = has_time && has_code && has_uid;
+    complete = !time.empty() && has_code && has_uid;
     return true;
   }
 };
+
+// The fields the audit log searches by, from a completed event.
+AuditRecord audit_record(const json& event, std::string text, TimePoint now) {
+  AuditRecord r;
+  auto string_field = [&event](const char* key) {
+    auto it = event.find(key);
+    return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  r.type = string_field("event");
+  r.user = string_field("user");
+  r.time = parse_rfc3339(string_field("time")).value_or(now);
+  r.text = std::move(text);
+  return r;
+}
 
 std::string batch_error(size_t index, size_t count, const std::string& what) {
   return "event " + std::to_string(index + 1) + " of " + std::to_string(count) + ": " + what +
@@ -624,13 +645,13 @@ Result<std::string> AuthServer::complete_event(json& event, const std::string* s
 Status AuthServer::emit_events(std::vector<json> events) {
   if (events.empty()) return {};
   const auto now = clock_.now();
-  std::vector<std::pair<std::string, std::string>> stored;
+  std::vector<AuditRecord> stored;
   stored.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     TP_TRY(auto text, complete_event(events[i], nullptr, i, events.size(), now));
-    stored.emplace_back(events[i]["uid"].get<std::string>(), std::move(text));
+    stored.push_back(audit_record(events[i], std::move(text), now));
   }
-  return store_events(stored, now);
+  return store_events(std::move(stored));
 }
 
 Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
@@ -650,7 +671,7 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
     append_json_string(prefix, *server_id);
     prefix += ',';
   }
-  std::vector<std::pair<std::string, std::string>> stored;
+  std::vector<AuditRecord> stored;
   stored.reserve(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string_view text = lines[i];
@@ -658,49 +679,39 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
     if (!scan.scan(text)) return invalid_argument(batch_error(i, lines.size(), "not one JSON object"));
     if (scan.plain && !scan.typed)
       return invalid_argument(batch_error(i, lines.size(), "missing type (\"event\": \"<type>\")"));
-    if (scan.plain && scan.complete && !scan.has_cluster_name && !(server_id && scan.has_server_id)) {
+    if (scan.plain && scan.complete && scan.searchable && !scan.has_cluster_name &&
+        !(server_id && scan.has_server_id)) {
       // The common case: splice the two fields in, keep the rest byte for byte.
       const size_t open = text.find('{');
-      std::string out;
-      out.reserve(prefix.size() + text.size());
-      out.append(prefix, 0, server_id ? prefix.size() : without_server_id);
-      out.append(text.substr(open + 1));
-      stored.emplace_back(std::move(scan.uid), std::move(out));
+      AuditRecord& r = stored.emplace_back();
+      r.type = scan.type;
+      r.user = scan.user;
+      r.time = parse_rfc3339(scan.time).value_or(now);
+      r.text.reserve(prefix.size() + text.size());
+      r.text.append(prefix, 0, server_id ? prefix.size() : without_server_id);
+      r.text.append(text.substr(open + 1));
       continue;
     }
     json event = json::parse(text);  // valid: nlohmann accepts whatever scan_json does
     TP_TRY(auto out, complete_event(event, server_id, i, lines.size(), now));
-    stored.emplace_back(event["uid"].get<std::string>(), std::move(out));
+    stored.push_back(audit_record(event, std::move(out), now));
   }
-  return store_events(stored, now);
+  return store_events(std::move(stored));
 }
 
-Status AuthServer::store_events(const std::vector<std::pair<std::string, std::string>>& uid_and_text,
-                                TimePoint now) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  // Keys order by arrival time, then by arrival order: ranges come back chronologically.
-  static std::atomic<uint64_t> sequence{0};
-  uint64_t first = sequence.fetch_add(uid_and_text.size());
-  std::vector<Item> items;
-  items.reserve(uid_and_text.size());
-  size_t bytes = 0;
-  for (size_t i = 0; i < uid_and_text.size(); ++i) {
-    const auto& [uid, text] = uid_and_text[i];
-    char stamp[48];
-    std::snprintf(stamp, sizeof stamp, "%020lld-%012llu-", static_cast<long long>(ns),
-                  static_cast<unsigned long long>(first + i));
-    items.push_back({"/events/" + std::string(stamp) + uid, text});
-    bytes += text.size() + 1;
-  }
-  auto r = backend_->put_batch(std::move(items));
-  if (!r.ok()) return r.error();
+Status AuthServer::store_events(std::vector<AuditRecord> records) {
+  std::string lines;
   if (!config_.data_dir.empty()) {
-    std::string lines;
+    size_t bytes = 0;
+    for (const AuditRecord& r : records) bytes += r.text.size() + 1;
     lines.reserve(bytes);
-    for (const auto& [uid, text] : uid_and_text) {
-      lines += text;
+    for (const AuditRecord& r : records) {
+      lines += r.text;
       lines += '\n';
     }
+  }
+  TP_CHECK(backend_->append_audit_events(std::move(records)));
+  if (!lines.empty()) {
     std::lock_guard lock(audit_file_mutex_);
     std::ofstream out(config_.data_dir + "/log/events.log", std::ios::app);
     if (!out) {
@@ -713,19 +724,17 @@ Status AuthServer::store_events(const std::vector<std::pair<std::string, std::st
 }
 
 Result<std::vector<json>> AuthServer::search_events(const EventFilter& filter) {
-  TP_TRY(auto items, backend_->range("/events/"));
+  TP_TRY(auto records, backend_->search_audit_events({.type = filter.type,
+                                                      .user = filter.user,
+                                                      .from = filter.from,
+                                                      .to = filter.to,
+                                                      .limit = filter.limit}));
   std::vector<json> out;
-  for (const auto& item : items) {
-    auto j = json::parse(item.value, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (!filter.type.empty() && j.value("event", "") != filter.type) continue;
-    if (!filter.user.empty() && j.value("user", "") != filter.user) continue;
-    std::string t = j.value("time", "");
-    if (filter.from && t < format_rfc3339(*filter.from)) continue;
-    if (filter.to && t > format_rfc3339(*filter.to)) continue;
-    out.push_back(std::move(j));
+  out.reserve(records.size());
+  for (const auto& r : records) {
+    auto j = json::parse(r.text, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
   }
-  if (filter.limit && out.size() > filter.limit) out.erase(out.begin(), out.end() - static_cast<long>(filter.limit));
   return out;
 }
 

@@ -121,7 +121,7 @@ class AuthServer {
   Result<std::vector<DatabaseServer>> database_servers(const std::string& db_name);
 
   // Audit. Events get "time", "uid", "code" and "cluster_name" when missing,
-  // go to the backend under /events/ and to <data_dir>/log/events.log.
+  // go to the backend's audit log and to <data_dir>/log/events.log.
   Status emit_event(nlohmann::json event);
   // Stores a batch in one backend transaction: all of them or, on error, none.
   Status emit_events(std::vector<nlohmann::json> events);
@@ -143,7 +143,7 @@ class AuthServer {
   Result<std::string> complete_event(nlohmann::json& event, const std::string* server_id, size_t index,
                                      size_t count, TimePoint now);
   // One backend transaction for the batch, then the events.log file.
-  Status store_events(const std::vector<std::pair<std::string, std::string>>& uid_and_text, TimePoint now);
+  Status store_events(std::vector<AuditRecord> records);
   Status put_user(const User& user);
   Result<IssuedCerts> sign_for(const Identity& identity, const std::string& public_key_pem, CaType ca_type,
                                const std::vector<std::string>& dns_names, bool is_server);

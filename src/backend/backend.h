@@ -28,6 +28,23 @@ struct Event {
   Item item;  // for kDelete only item.key is meaningful
 };
 
+// One audit event as the backend keeps it: the event's JSON text, and the fields searches
+// filter on, which the caller takes from that text.
+struct AuditRecord {
+  int64_t id = 0;    // set by the backend: grows with every append (arrival order)
+  TimePoint time;    // the event's own time, to the second
+  std::string type;  // its "event" field
+  std::string user;  // its "user" field; empty when it has none
+  std::string text;  // one JSON object
+};
+
+struct AuditQuery {
+  std::string type;                   // exact; empty: any
+  std::string user;                   // exact; empty: any
+  std::optional<TimePoint> from, to;  // inclusive bounds on AuditRecord::time
+  size_t limit = 0;                   // the newest `limit` matches; 0: all of them
+};
+
 // Events for keys under one prefix, in commit order.
 class Watcher {
  public:
@@ -45,8 +62,7 @@ class Backend {
   // Creates or replaces.
   virtual Result<Item> put(Item item) = 0;
   // Puts every item in one transaction: all are stored or none. Revisions
-  // follow the order given. Much cheaper per item than put() for bulk writes
-  // such as audit events.
+  // follow the order given. Much cheaper per item than put() for bulk writes.
   virtual Result<std::vector<Item>> put_batch(std::vector<Item> items) = 0;
   // Fails with kAlreadyExists when the key is present (and not expired).
   virtual Result<Item> create(Item item) = 0;
@@ -64,6 +80,13 @@ class Backend {
   virtual std::unique_ptr<Watcher> watch(const std::string& prefix) = 0;
   // Deletes expired items now (also done periodically by implementations).
   virtual Status purge_expired() = 0;
+
+  // The audit log, kept apart from the items: append-only, no keys, revisions, expiry or
+  // watches, so that storing the event of every query stays cheap and a search reads only
+  // what it returns. Appends all records in one transaction, or none; ids follow the order given.
+  virtual Status append_audit_events(std::vector<AuditRecord> records) = 0;
+  // The matching records in arrival (id) order.
+  virtual Result<std::vector<AuditRecord>> search_audit_events(const AuditQuery& query) = 0;
 };
 
 // SQLite in WAL mode at <data_dir>/backend.db; data_dir is created (0700) when

@@ -52,6 +52,52 @@ std::string format_rfc3339(TimePoint t) {
   two(17, static_cast<unsigned>(time.seconds().count()));
   return std::string(out, sizeof out - 1);
 }
+std::optional<TimePoint> parse_rfc3339(std::string_view text) {
+  using namespace std::chrono;
+  size_t at = 0;
+  // Reads exactly `n` digits.
+  auto digits = [&](size_t n, int& out) {
+    if (at + n > text.size()) return false;
+    out = 0;
+    for (size_t i = 0; i < n; ++i, ++at) {
+      const char c = text[at];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    return true;
+  };
+  auto expect = [&](std::string_view one_of) {
+    if (at >= text.size() || one_of.find(text[at]) == std::string_view::npos) return false;
+    ++at;
+    return true;
+  };
+  int y, mo, d, h, mi, s;
+  if (!digits(4, y) || !expect("-") || !digits(2, mo) || !expect("-") || !digits(2, d) || !expect("Tt ") ||
+      !digits(2, h) || !expect(":") || !digits(2, mi) || !expect(":") || !digits(2, s))
+    return std::nullopt;
+  if (at < text.size() && text[at] == '.') {
+    const size_t first = ++at;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') ++at;
+    if (at == first) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (expect("Zz")) {
+  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    const int sign = text[at++] == '-' ? -1 : 1;
+    int oh, om;
+    if (!digits(2, oh) || !expect(":") || !digits(2, om) || oh > 23 || om > 59) return std::nullopt;
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  const year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  // 60 is a leap second, which the Unix time scale folds into the next.
+  if (at != text.size() || !date.ok() || h > 23 || mi > 59 || s > 60 || y < 1678 || y > 2261)
+    return std::nullopt;
+  const sys_seconds t = sys_days(date) + hours(h) + minutes(mi) + seconds(s) - minutes(offset_minutes);
+  return TimePoint(duration_cast<TimePoint::duration>(t.time_since_epoch()));
+}
+
 std::string format_short_utc(TimePoint t) { return format_utc(t, "%d %b %y %H:%M UTC"); }
 
 std::string format_duration(std::chrono::seconds d) {

@@ -22,6 +22,6 @@ Result<std::unique_ptr<Backend>> open_sqlite_database(const std::string& db_path
                                                       const SqliteBackendOptions& options);
 
 // The schema version this binary writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace tp::backend_internal

@@ -37,6 +37,11 @@ void Statement::release() {
   stmt_ = nullptr;
 }
 
+void Statement::reset() {
+  sqlite3_reset(stmt_);  // returns the last step's error, which that step already reported
+  bind_rc_ = SQLITE_OK;
+}
+
 Statement& Statement::bind_text(int index, std::string_view text) {
   // SQLITE_TRANSIENT: SQLite copies, so temporaries are safe to pass.
   int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);

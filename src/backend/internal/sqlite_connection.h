@@ -34,6 +34,9 @@ class Statement {
 
   // SQLITE_ROW, SQLITE_DONE, or an (extended) error code.
   int step();
+  // Makes the statement ready to step again from the start, keeping its bindings (rebind what
+  // changes): one prepared INSERT runs once per row of a batch.
+  void reset();
 
   std::string column_text(int index) const;
   std::string column_blob(int index) const;

@@ -218,6 +218,26 @@ TEST_F(AuthApiTest, UsersGetWhatTheirRolesAllow) {
   EXPECT_TRUE(auditor.call("GET", "/v1/events").ok());
 }
 
+TEST_F(AuthApiTest, EventSearchRefusesABadLimitOrSince) {
+  auto agent = client(host_creds(kHostRoleDb));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(agent.call("POST", "/v1/events", {{"event", "db.session.query"}, {"user", "alice"}}).ok());
+  auto auditor = client(user_creds("aud", {"auditor"}));
+  auto two = auditor.call("GET", "/v1/events?type=db.session.query&limit=2&since=1h");
+  ASSERT_TRUE(two.ok()) << two.error().message;
+  EXPECT_EQ(two->size(), 2u);
+  for (const char* bad :
+       {"/v1/events?limit=ten", "/v1/events?limit=-1", "/v1/events?limit=", "/v1/events?since=yesterday"}) {
+    auto r = auditor.call("GET", bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+    const std::string& m = r.error().message;
+    EXPECT_TRUE(m.find("is not a count of events") != std::string::npos ||
+                m.find("is not a duration") != std::string::npos)
+        << bad << ": " << m;
+  }
+}
+
 TEST_F(AuthApiTest, ClientWithoutCertificateIsRefused) {
   net::TlsClientConfig tls;
   tls.ca_pems = host_ca_;

@@ -230,6 +230,33 @@ TEST_F(AuthServerTest, AuditEventsAreFilterable) {
   ASSERT_EQ(creates->size(), 1u);
 }
 
+TEST_F(AuthServerTest, AuditSearchFiltersByTheEventsOwnTimeAndDecodedFields) {
+  const std::string host = "host-1";
+  // An agent's spool delivers an old event late; escapes in the type or user do not hide them.
+  ASSERT_TRUE(
+      auth_
+          ->emit_event_lines(
+              {R"({"event":"db.session.query","code":"c","uid":"u1","time":"2023-11-14T21:00:00Z","user":"bob"})",
+               R"({"event":"db.session.qu\u0065ry","code":"c","uid":"u2","time":"2023-11-14T22:00:00+01:00",)"
+               R"("user":"b\u006fb"})",
+               R"({"event":"db.session.query","code":"c","uid":"u3","time":"2023-11-14T22:13:20Z","user":"bob"})"},
+              &host)
+          .ok());
+  auto uids = [this](const EventFilter& f) {
+    std::vector<std::string> out;
+    auto events = auth_->search_events(f);
+    EXPECT_TRUE(events.ok());
+    if (events.ok())
+      for (const auto& e : *events) out.push_back(e.value("uid", ""));
+    return out;
+  };
+  EXPECT_THAT(uids({.type = "db.session.query", .user = "bob"}), ::testing::ElementsAre("u1", "u2", "u3"));
+  const TimePoint at_21 = from_unix_seconds(1'699'995'600);  // 2023-11-14T21:00:00Z
+  EXPECT_THAT(uids({.user = "bob", .from = at_21 + std::chrono::seconds(1)}), ::testing::ElementsAre("u3"));
+  EXPECT_THAT(uids({.user = "bob", .to = at_21}), ::testing::ElementsAre("u1", "u2"));
+  EXPECT_THAT(uids({.user = "bob", .limit = 1}), ::testing::ElementsAre("u3"));
+}
+
 TEST_F(AuthServerTest, AnEventBatchIsStoredInOrderOrNotAtAll) {
   std::vector<nlohmann::json> batch;
   for (int i = 0; i < 3; ++i) batch.push_back({{"event", "db.session.query"}, {"user", "bob"}, {"db_query", std::to_string(i)}});
@@ -260,11 +287,16 @@ TEST_F(AuthServerTest, AgentEventLinesAreStoredAsTheyCameWithTheClusterAndServer
   const std::string bare = R"({"event":"db.session.end","user":"bob"})";
   ASSERT_TRUE(auth_->emit_event_lines({complete, spoofing, bare}, &host).ok());
 
-  auto items = auth_->backend().range("/events/");
-  ASSERT_TRUE(items.ok());
-  ASSERT_GE(items->size(), 3u);
+  auto records = auth_->backend().search_audit_events({.limit = 3});
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 3u);
   std::vector<std::string> lines;
-  for (size_t i = items->size() - 3; i < items->size(); ++i) lines.push_back((*items)[i].value);
+  for (const auto& r : *records) lines.push_back(r.text);
+  EXPECT_EQ((*records)[0].type, "db.session.query");
+  EXPECT_EQ((*records)[0].user, "bob");
+  EXPECT_EQ((*records)[0].time, from_unix_seconds(1767225600)) << "the event's own time";
+  EXPECT_EQ((*records)[2].type, "db.session.end");
+  EXPECT_EQ((*records)[2].time, clock_.now()) << "completed with the time it arrived";
   EXPECT_EQ(lines[0], R"({"cluster_name":"test.local","server_id":"host-1",)" + complete.substr(1))
       << "the agent's text is kept byte for byte";
   auto spoofed = nlohmann::json::parse(lines[1]);
@@ -292,9 +324,10 @@ TEST_F(AuthServerTest, AgentEventLinesAreStoredAsTheyCameWithTheClusterAndServer
   const std::string escaped =
       R"({"event":"db.session.query","\u0073erver_id":"other","uid":"u3","time":"t","code":"c","user":"bob"})";
   ASSERT_TRUE(auth_->emit_event_lines({escaped}, &host).ok());
-  items = auth_->backend().range("/events/");
-  ASSERT_TRUE(items.ok());
-  EXPECT_EQ(nlohmann::json::parse(items->back().value)["server_id"], "host-1");
+  records = auth_->backend().search_audit_events({.limit = 1});
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(records->back().text)["server_id"], "host-1");
 }
 
 }  // namespace

@@ -366,6 +366,83 @@ TEST_P(BackendContractTest, PersistsAcrossReopen) {
   EXPECT_GT(next->revision, last->revision);
 }
 
+AuditRecord audit(int64_t unix_seconds, std::string type, std::string user, std::string text) {
+  AuditRecord r;
+  r.time = from_unix_seconds(unix_seconds);
+  r.type = std::move(type);
+  r.user = std::move(user);
+  r.text = std::move(text);
+  return r;
+}
+
+std::vector<std::string> texts_of(const Result<std::vector<AuditRecord>>& records) {
+  std::vector<std::string> texts;
+  EXPECT_TRUE(records.ok()) << records.error().message;
+  if (records.ok())
+    for (const auto& r : *records) texts.push_back(r.text);
+  return texts;
+}
+
+TEST_P(BackendContractTest, AuditLogKeepsArrivalOrderAndFilters) {
+  // Arrival order, not time order: a spooled event comes late with its own, older time.
+  ASSERT_TRUE(backend_
+                  ->append_audit_events({audit(200, "db.session.start", "alice", "1"),
+                                         audit(201, "db.session.query", "alice", "2")})
+                  .ok());
+  ASSERT_TRUE(backend_
+                  ->append_audit_events({audit(100, "db.session.query", "bob", "3"),
+                                         audit(202, "user.login", "bob", "4"),
+                                         audit(203, "db.session.query", "", "5")})
+                  .ok());
+  ASSERT_TRUE(backend_->append_audit_events({}).ok());
+
+  auto all = backend_->search_audit_events({});
+  EXPECT_THAT(texts_of(all), ElementsAre("1", "2", "3", "4", "5"));
+  ASSERT_TRUE(all.ok());
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_GT((*all)[i].id, (*all)[i - 1].id);
+  EXPECT_EQ((*all)[2].time, from_unix_seconds(100));
+  EXPECT_EQ((*all)[2].type, "db.session.query");
+  EXPECT_EQ((*all)[2].user, "bob");
+
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.type = "db.session.query"})),
+              ElementsAre("2", "3", "5"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.user = "bob"})), ElementsAre("3", "4"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.type = "db.session.query", .user = "alice"})),
+              ElementsAre("2"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.type = "nothing"})), ElementsAre());
+  // Time bounds are inclusive and apply to the event's time.
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.from = from_unix_seconds(201)})),
+              ElementsAre("2", "4", "5"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.to = from_unix_seconds(200)})), ElementsAre("1", "3"));
+  EXPECT_THAT(
+      texts_of(backend_->search_audit_events({.from = from_unix_seconds(150), .to = from_unix_seconds(202)})),
+      ElementsAre("1", "2", "4"));
+  // A limit keeps the newest matches, still oldest first.
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.limit = 2})), ElementsAre("4", "5"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({.type = "db.session.query", .limit = 2})),
+              ElementsAre("3", "5"));
+}
+
+TEST_P(BackendContractTest, AuditLogIsApartFromItems) {
+  ASSERT_TRUE(backend_->put(make_item("/events/x", "item")).ok());
+  auto w = backend_->watch("/");
+  ASSERT_TRUE(backend_->append_audit_events({audit(1, "t", "u", R"({"event":"t"})")}).ok());
+  EXPECT_TRUE(drain(*w).empty()) << "audit events are not watched";
+  auto items = backend_->range("/");
+  ASSERT_TRUE(items.ok());
+  EXPECT_THAT(keys_of(*items), ElementsAre("/events/x"));
+  EXPECT_THAT(texts_of(backend_->search_audit_events({})), ElementsAre(R"({"event":"t"})"));
+}
+
+TEST_P(BackendContractTest, AuditLogPersistsAcrossReopen) {
+  if (!harness_->persistent()) GTEST_SKIP() << "this store does not persist";
+  ASSERT_TRUE(
+      backend_->append_audit_events({audit(1, "a", "u", "first"), audit(2, "b", "u", "second")}).ok());
+  reopen();
+  ASSERT_TRUE(backend_->append_audit_events({audit(3, "c", "u", "third")}).ok());
+  EXPECT_THAT(texts_of(backend_->search_audit_events({})), ElementsAre("first", "second", "third"));
+}
+
 TEST_P(BackendContractTest, ConcurrentWritersFromFourThreads) {
   constexpr int kThreads = 4;
   constexpr int kPutsPerThread = 200;

@@ -113,6 +113,65 @@ TEST(SqliteBackend, RefusesASchemaNewerThanItKnows) {
   EXPECT_THAT(again.error().message, HasSubstr(tmp.file("backend.db")));
 }
 
+// Runs statements on the database file behind the backend's back.
+void exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+TEST(SqliteBackend, MovesVersionOneAuditEventsIntoTheAuditLog) {
+  TempDir tmp;
+  const std::string db = tmp.file("backend.db");
+  // Schema version 1, as the first release wrote it, with events stored as items under
+  // /events/<arrival ns>-<sequence>-<uid> (values are blobs, like every item's).
+  exec_sql(
+      db,
+      "CREATE TABLE items (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires INTEGER,"
+      "  revision INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX items_by_expiry ON items(expires) WHERE expires IS NOT NULL;"
+      "CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
+      "INSERT INTO meta(name, value) VALUES ('revision', 5);"
+      "INSERT INTO items VALUES ('/users/alice', CAST('{}' AS BLOB), NULL, 1);"
+      "INSERT INTO items VALUES ('/events/01700000300000000000-000000000002-u3',"
+      "  CAST('{\"event\":\"db.session.end\",\"user\":\"bob\"}' AS BLOB), NULL, 4);"
+      "INSERT INTO items VALUES ('/events/01700000100000000000-000000000000-u1',"
+      "  CAST('{\"event\":\"user.login\",\"user\":\"alice\",\"time\":\"2023-11-14T22:13:20Z\"}' AS BLOB),"
+      "  NULL, 2);"
+      "INSERT INTO items VALUES ('/events/01700000200000000000-000000000001-u2',"
+      "  CAST('not json' AS BLOB), NULL, 3);"
+      "PRAGMA user_version = 1;");
+  FakeClock clock(from_unix_seconds(1'700'000'000));
+  auto backend = open_sqlite_backend(tmp.path(), clock);
+  ASSERT_TRUE(backend.ok()) << backend.error().message;
+
+  auto records = (*backend)->search_audit_events({});
+  ASSERT_TRUE(records.ok()) << records.error().message;
+  ASSERT_EQ(records->size(), 3u) << "nothing is lost, not even a value that is not JSON";
+  EXPECT_EQ((*records)[0].text, R"({"event":"user.login","user":"alice","time":"2023-11-14T22:13:20Z"})");
+  EXPECT_EQ((*records)[0].type, "user.login");
+  EXPECT_EQ((*records)[0].user, "alice");
+  EXPECT_EQ((*records)[0].time, from_unix_seconds(1'700'000'000)) << "the event's own time";
+  EXPECT_EQ((*records)[1].text, "not json");
+  EXPECT_EQ((*records)[1].time, from_unix_seconds(1'700'000'200)) << "no time of its own: when it arrived";
+  EXPECT_EQ((*records)[2].type, "db.session.end");
+  EXPECT_EQ((*records)[2].user, "bob");
+  EXPECT_EQ((*records)[2].time, from_unix_seconds(1'700'000'300));
+
+  auto items = (*backend)->range("/");
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 1u) << "the events left the items";
+  EXPECT_EQ((*items)[0].key, "/users/alice");
+  EXPECT_EQ(query_int(db, "PRAGMA user_version"), backend_internal::kSchemaVersion);
+  // Revisions continue from where version 1 left them.
+  auto next = (*backend)->put(make_item("/users/bob", "{}"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->revision, 6);
+}
+
 TEST(SqliteBackend, ErrorNamesThePathWhenTheDataDirIsAFile) {
   TempDir tmp;
   const std::string not_a_dir = tmp.file("plain-file");

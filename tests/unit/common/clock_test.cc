@@ -42,7 +42,44 @@ TEST(Clock, Rfc3339MatchesStrftimeAcrossTheCalendar) {
     x ^= x << 17;
     const int64_t s = static_cast<int64_t>(x % 18446744073ull) - 9223372036;  // anywhere in that span
     EXPECT_EQ(format_rfc3339(from_unix_seconds(s)), expected(s)) << s;
+    if (s >= -9214560000 && s < 9214646400) {  // years 1678 to 2261, what parse_rfc3339 takes
+      EXPECT_EQ(parse_rfc3339(format_rfc3339(from_unix_seconds(s))), from_unix_seconds(s)) << s;
+    }
   }
+}
+
+TEST(Clock, ParsesRfc3339) {
+  const TimePoint t = from_unix_seconds(1686777660);  // 2023-06-14T21:21:00Z
+  EXPECT_EQ(parse_rfc3339("2023-06-14T21:21:00Z"), t);
+  EXPECT_EQ(parse_rfc3339("2023-06-14t21:21:00z"), t);
+  EXPECT_EQ(parse_rfc3339("2023-06-14 21:21:00Z"), t);
+  EXPECT_EQ(parse_rfc3339("2023-06-14T21:21:00.999999Z"), t) << "a fraction is dropped";
+  EXPECT_EQ(parse_rfc3339("2023-06-14T23:51:00+02:30"), t);
+  EXPECT_EQ(parse_rfc3339("2023-06-14T20:21:00-01:00"), t);
+  EXPECT_EQ(parse_rfc3339("2023-06-15T00:21:00.5+03:00"), t) << "the offset crosses midnight";
+  EXPECT_EQ(parse_rfc3339("2016-12-31T23:59:60Z"), from_unix_seconds(1483228800)) << "a leap second";
+  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), from_unix_seconds(1709164800));
+  for (const char* bad : {"",
+                          "t",
+                          "2023-06-14",
+                          "2023-06-14T21:21:00",
+                          "2023-06-14T21:21Z",
+                          "2023-06-14T21:21:00ZZ",
+                          "2023-06-14T21:21:00.Z",
+                          "2023-06-14T21:21:00+0200",
+                          "2023-06-14T24:00:00Z",
+                          "2023-06-14T21:60:00Z",
+                          "2023-06-14T21:21:61Z",
+                          "2023-02-29T00:00:00Z",
+                          "2023-13-01T00:00:00Z",
+                          "2023-00-01T00:00:00Z",
+                          "2023-06-14T21:21:00+24:00",
+                          "+023-06-14T21:21:00Z",
+                          "2023-06-1xT21:21:00Z",
+                          "1600-01-01T00:00:00Z",
+                          "2300-01-01T00:00:00Z",
+                          " 2023-06-14T21:21:00Z"})
+    EXPECT_FALSE(parse_rfc3339(bad).has_value()) << bad;
 }
 
 TEST(Clock, FakeClockAdvances) {
