@@ -133,7 +133,7 @@ def targets(results, clients):
     t, d = (metric(results, "project", "time_to_first_query", "median_ms"),
             metric(results, "direct", "time_to_first_query", "median_ms"))
     add("connection setup adds < 3 ms at the median over direct TLS",
-        f"+{t - d:.2f} ms ({f(t, 2)} vs {f(d, 2)})" if ok(t) and ok(d) else NA,
+        f"{t - d:+.2f} ms ({f(t, 2)} vs {f(d, 2)})" if ok(t) and ok(d) else NA,
         (t - d < 3.0) if ok(t) and ok(d) else None)
     r = rss_session(results, "project", ("proxy", "agent"))
     add("< 64 KiB resident per idle session (proxy + agent)", f"{f(r, 1)} KiB",
@@ -200,12 +200,15 @@ def chart(out_png, results, pg_keys, my_keys, clients, threads, target_rows=None
     data_dir.mkdir(exist_ok=True)
 
     def put(name, keys, cols):
+        """The data file's path, or None when no path has a value (e.g. --mysql-paths none)."""
         lines = []
+        any_value = False
         for k in keys:
             vals = [c(k) for c in cols]
+            any_value = any_value or any(ok(v) for v in vals)
             lines.append(f'"{k}" ' + " ".join(f"{v:.6g}" if ok(v) else "?" for v in vals))
         (data_dir / name).write_text("\n".join(lines) + "\n")
-        return str(data_dir / name)
+        return str(data_dir / name) if any_value else None
 
     c16 = f"select_c{16 if 16 in clients else clients[0]}"
     panels = [
@@ -251,6 +254,8 @@ def chart(out_png, results, pg_keys, my_keys, clients, threads, target_rows=None
         f"set multiplot layout 3,3 title 'Database proxy benchmark {out_png.stem}' font ',14'",
     ]
     for title, path, names in panels:
+        if path is None:
+            continue  # gnuplot cannot draw a panel without data ("x range is invalid")
         script.append(f"set title '{title}'")
         parts = []
         for i, n in enumerate(names):
