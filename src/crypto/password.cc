@@ -1,6 +1,7 @@
 #include "crypto/password.h"
 
 #include <argon2.h>
+#include <malloc.h>
 
 #include <cstdint>
 
@@ -45,6 +46,13 @@ bool verify_password(const std::string& password, const std::string& encoded_has
   // argon2id_verify decodes the parameters and salt from the string and
   // compares in constant time; any malformed hash simply fails.
   return argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
+}
+
+void return_password_work_areas_to_the_system() {
+  static_assert(kMemoryKiB * 1024 > 16 << 20, "the work area must be above the threshold");
+  // Rarer large buffers (HTTP bodies of several MiB, audit batches) stay on the heap, where
+  // their pages are reused instead of faulted in again on every allocation.
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
 }
 
 Status check_password_strength(const std::string& password) {

@@ -2,11 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "common/files.h"
-#include "common/strings.h"
-#include "service/config.h"
 #include "cli/teleport/aws_commands.h"
 #include "cli/teleport/process.h"
+#include "common/files.h"
+#include "common/strings.h"
+#include "crypto/password.h"
+#include "service/config.h"
 
 namespace tp {
 namespace {
@@ -17,6 +18,7 @@ int fail(const std::string& message) {
 }
 
 int cmd_start(const std::string& path) {
+  return_password_work_areas_to_the_system();
   auto config = load_config(path);
   if (!config.ok()) return fail(config.error().message);
   return run_teleport(*config);
