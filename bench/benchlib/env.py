@@ -149,6 +149,21 @@ def _first_line(cmd):
     return text.splitlines()[0] if text else "unknown"
 
 
+def ensure_built(bin_dir):
+    """Brings teleport, tctl and tsh up to date with the sources when `bin_dir` is the bin/ of a
+    Ninja build (the default build-bench/bin): a report names the commit it measured, so its
+    binaries must be built from that commit. Other directories are used as they are."""
+    build_dir = Path(bin_dir).parent
+    if not (build_dir / "build.ninja").exists():
+        return
+    log(f"ninja -C {build_dir} teleport tctl tsh (the binaries must match the commit; "
+        "minutes if the sources changed much)")
+    cp = subprocess.run(["ninja", "-C", str(build_dir), "teleport", "tctl", "tsh"],
+                        capture_output=True, text=True)
+    if cp.returncode != 0:
+        raise RuntimeError(f"building the project in {build_dir} failed:\n{cp.stdout[-3000:]}")
+
+
 def tool_versions(bin_dir):
     versions = {
         "PostgreSQL": _first_line(["/usr/lib/postgresql/15/bin/postgres", "--version"]),
@@ -169,6 +184,10 @@ def tool_versions(bin_dir):
                            capture_output=True, text=True, timeout=10).stdout.strip()
     if dirty:
         versions["project commit"] += " + uncommitted changes in src/"
+    if not (Path(bin_dir).parent / "build.ninja").exists() and teleport.exists():
+        built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(teleport.stat().st_mtime))
+        versions["project commit"] += (f" (the checkout; the binaries in {bin_dir} were not built by "
+                                       f"bench/run: teleport is from {built})")
     return versions
 
 

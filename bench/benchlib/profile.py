@@ -23,7 +23,7 @@ from pathlib import Path
 from fixtures import certs
 
 from . import libpq
-from .env import ROOT, cpu_seconds, log, raise_fd_limit, rss_kib
+from .env import ROOT, cpu_seconds, ensure_built, log, raise_fd_limit, rss_kib
 from .paths import BenchPostgres, pki_dir
 from .project import Project
 
@@ -82,6 +82,7 @@ def main(argv):
     p.add_argument("--io-threads", type=int, default=None, help="teleport.io_threads (default: the project's)")
     a = p.parse_args(argv)
     raise_fd_limit()
+    ensure_built(a.bin_dir)
     work = Path(tempfile.mkdtemp(prefix="tp-profile-"))
     os.chmod(work, 0o755)
     out = Path(a.out or work / "perf")

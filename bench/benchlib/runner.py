@@ -19,7 +19,7 @@ from pathlib import Path
 from fixtures import certs
 
 from . import mysql, pgmeasure, report
-from .env import (ROOT, LoadMonitor, cpu_model, loadavg, log, raise_fd_limit, require_tools,
+from .env import (ROOT, LoadMonitor, cpu_model, ensure_built, loadavg, log, raise_fd_limit, require_tools,
                   tool_versions)
 from .paths import BenchPostgres, HaProxy, PgBouncer, pki_dir
 
@@ -129,6 +129,7 @@ class Run:
     def start_project(self, pg, maria):
         from .project import Project
         bin_dir = Path(self.args.bin_dir)
+        ensure_built(bin_dir)
         missing = [n for n in ("teleport", "tctl", "tsh") if not (bin_dir / n).exists()]
         if missing:
             raise RuntimeError(f"{', '.join(missing)} missing in {bin_dir}: build with "
