@@ -61,9 +61,6 @@ class Backend {
   virtual Result<Item> get(const std::string& key) = 0;
   // Creates or replaces.
   virtual Result<Item> put(Item item) = 0;
-  // Puts every item in one transaction: all are stored or none. Revisions
-  // follow the order given. Much cheaper per item than put() for bulk writes.
-  virtual Result<std::vector<Item>> put_batch(std::vector<Item> items) = 0;
   // Fails with kAlreadyExists when the key is present (and not expired).
   virtual Result<Item> create(Item item) = 0;
   // Replaces only if the current value equals expected_value; else kCompareFailed

@@ -115,7 +115,6 @@ class SqliteBackend final : public Backend {
 
   Result<Item> get(const std::string& key) override;
   Result<Item> put(Item item) override;
-  Result<std::vector<Item>> put_batch(std::vector<Item> items) override;
   Result<Item> create(Item item) override;
   Result<Item> compare_and_swap(const std::string& expected_value, Item replacement) override;
   Status remove(const std::string& key) override;
@@ -139,8 +138,7 @@ class SqliteBackend final : public Backend {
   Result<int64_t> reserve_revisions(int64_t n, std::string_view what);
   Result<std::optional<Item>> read_visible(const std::string& key, std::string_view what);
   // Inserts or replaces; returns the item as stored (revision set, expiry in ms).
-  // Takes a new revision unless given one reserved by the caller.
-  Result<Item> write_item(Item item, std::string_view what, std::optional<int64_t> revision = std::nullopt);
+  Result<Item> write_item(Item item, std::string_view what);
   // Runs a DELETE ... RETURNING key and turns the keys into delete events.
   Result<std::vector<Event>> delete_returning_keys(Statement& stmt, std::string_view what);
 
@@ -238,13 +236,8 @@ Result<std::optional<Item>> SqliteBackend::read_visible(const std::string& key, 
   return std::optional<Item>(item_from_row(stmt));
 }
 
-Result<Item> SqliteBackend::write_item(Item item, std::string_view what, std::optional<int64_t> reserved) {
-  int64_t revision;
-  if (reserved) {
-    revision = *reserved;
-  } else {
-    TP_TRY(revision, reserve_revisions(1, what));
-  }
+Result<Item> SqliteBackend::write_item(Item item, std::string_view what) {
+  TP_TRY(const int64_t revision, reserve_revisions(1, what));
   std::optional<int64_t> expires_ms;
   if (item.expires) {
     expires_ms = to_unix_ms(*item.expires);
@@ -295,27 +288,6 @@ Result<Item> SqliteBackend::put(Item item) {
   TP_TRY(Item stored, write_item(std::move(item), what));
   TP_CHECK(txn.commit(what));
   fanout_.publish({Event{EventType::kPut, stored}});
-  return stored;
-}
-
-Result<std::vector<Item>> SqliteBackend::put_batch(std::vector<Item> items) {
-  for (const Item& item : items) TP_CHECK(check_key(item.key, "put_batch"));
-  if (items.empty()) return items;
-  const std::string what = "cannot put " + std::to_string(items.size()) + " items (first " + items.front().key + ")";
-  std::lock_guard lock(mu_);
-  TP_TRY(Transaction txn, conn_->begin(what));
-  TP_TRY(int64_t revision, reserve_revisions(static_cast<int64_t>(items.size()), what));
-  std::vector<Event> events;
-  events.reserve(items.size());
-  for (Item& item : items) {
-    TP_TRY(Item stored, write_item(std::move(item), what, revision++));
-    events.push_back(Event{EventType::kPut, std::move(stored)});
-  }
-  TP_CHECK(txn.commit(what));
-  fanout_.publish(events);
-  std::vector<Item> stored;
-  stored.reserve(events.size());
-  for (Event& e : events) stored.push_back(std::move(e.item));
   return stored;
 }
 

@@ -111,32 +111,6 @@ TEST_P(BackendContractTest, EmptyKeyIsInvalidArgument) {
   EXPECT_EQ(put.error().code, ErrorCode::kInvalidArgument);
 }
 
-TEST_P(BackendContractTest, PutBatchStoresEveryItemWithRevisionsInOrder) {
-  auto w = backend_->watch("/events/");
-  auto stored = backend_->put_batch({make_item("/events/b", "2"), make_item("/events/a", "1"),
-                                     make_item("/events/c", "3", clock_.now() + seconds(60))});
-  ASSERT_TRUE(stored.ok()) << stored.error().message;
-  ASSERT_EQ(stored->size(), 3u);
-  EXPECT_EQ((*stored)[0].key, "/events/b");
-  EXPECT_LT((*stored)[0].revision, (*stored)[1].revision);
-  EXPECT_LT((*stored)[1].revision, (*stored)[2].revision);
-  EXPECT_TRUE((*stored)[2].expires.has_value());
-  auto all = backend_->range("/events/");
-  ASSERT_TRUE(all.ok());
-  EXPECT_THAT(keys_of(*all), ElementsAre("/events/a", "/events/b", "/events/c"));
-  EXPECT_THAT(describe(drain(*w)), ElementsAre("put /events/b", "put /events/a", "put /events/c"));
-}
-
-TEST_P(BackendContractTest, PutBatchWithABadKeyStoresNothing) {
-  auto stored = backend_->put_batch({make_item("/events/a", "1"), make_item("", "2")});
-  ASSERT_FALSE(stored.ok());
-  EXPECT_EQ(stored.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_FALSE(backend_->get("/events/a").ok());
-  auto empty = backend_->put_batch({});
-  ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->empty());
-}
-
 TEST_P(BackendContractTest, RepeatedStatementsSeeFreshBindings) {
   // The same cached statements run many times with different values.
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(backend_->put(make_item("/k/" + std::to_string(i), std::to_string(i))).ok());
