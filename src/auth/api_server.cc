@@ -1,5 +1,6 @@
 #include "auth/api_server.h"
 
+#include <charconv>
 #include <set>
 
 #include "common/strings.h"
@@ -244,12 +245,10 @@ AuthApi::AuthApi(AuthServer& auth) : auth_(auth) {
     if (q.query.count("user")) f.user = q.query.at("user");
     if (auto it = q.query.find("limit"); it != q.query.end()) {
       const std::string& text = it->second;
-      const bool digits =
-          !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits)
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), f.limit);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size())
         return HttpResponse::error(
             invalid_argument("limit \"" + text + "\" is not a count of events, e.g. limit=100"));
-      f.limit = std::stoul(text);
     }
     if (auto it = q.query.find("since"); it != q.query.end()) {
       auto d = parse_duration(it->second);

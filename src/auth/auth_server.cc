@@ -651,7 +651,7 @@ Status AuthServer::emit_events(std::vector<json> events) {
     TP_TRY(auto text, complete_event(events[i], nullptr, i, events.size(), now));
     stored.push_back(audit_record(events[i], std::move(text), now));
   }
-  return store_events(std::move(stored));
+  return store_events(stored);
 }
 
 Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
@@ -696,30 +696,27 @@ Status AuthServer::emit_event_lines(const std::vector<std::string_view>& lines,
     TP_TRY(auto out, complete_event(event, server_id, i, lines.size(), now));
     stored.push_back(audit_record(event, std::move(out), now));
   }
-  return store_events(std::move(stored));
+  return store_events(stored);
 }
 
-Status AuthServer::store_events(std::vector<AuditRecord> records) {
+Status AuthServer::store_events(const std::vector<AuditRecord>& records) {
+  TP_CHECK(backend_->append_audit_events(records));
+  if (config_.data_dir.empty()) return {};
+  size_t bytes = 0;
+  for (const AuditRecord& r : records) bytes += r.text.size() + 1;
   std::string lines;
-  if (!config_.data_dir.empty()) {
-    size_t bytes = 0;
-    for (const AuditRecord& r : records) bytes += r.text.size() + 1;
-    lines.reserve(bytes);
-    for (const AuditRecord& r : records) {
-      lines += r.text;
-      lines += '\n';
-    }
+  lines.reserve(bytes);
+  for (const AuditRecord& r : records) {
+    lines += r.text;
+    lines += '\n';
   }
-  TP_CHECK(backend_->append_audit_events(std::move(records)));
-  if (!lines.empty()) {
-    std::lock_guard lock(audit_file_mutex_);
-    std::ofstream out(config_.data_dir + "/log/events.log", std::ios::app);
-    if (!out) {
-      (void)make_dirs(config_.data_dir + "/log", 0700);
-      out.open(config_.data_dir + "/log/events.log", std::ios::app);
-    }
-    out << lines;
+  std::lock_guard lock(audit_file_mutex_);
+  std::ofstream out(config_.data_dir + "/log/events.log", std::ios::app);
+  if (!out) {
+    (void)make_dirs(config_.data_dir + "/log", 0700);
+    out.open(config_.data_dir + "/log/events.log", std::ios::app);
   }
+  out << lines;
   return {};
 }
 

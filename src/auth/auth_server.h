@@ -143,7 +143,7 @@ class AuthServer {
   Result<std::string> complete_event(nlohmann::json& event, const std::string* server_id, size_t index,
                                      size_t count, TimePoint now);
   // One backend transaction for the batch, then the events.log file.
-  Status store_events(std::vector<AuditRecord> records);
+  Status store_events(const std::vector<AuditRecord>& records);
   Status put_user(const User& user);
   Result<IssuedCerts> sign_for(const Identity& identity, const std::string& public_key_pem, CaType ca_type,
                                const std::vector<std::string>& dns_names, bool is_server);

@@ -81,7 +81,7 @@ class Backend {
   // The audit log, kept apart from the items: append-only, no keys, revisions, expiry or
   // watches, so that storing the event of every query stays cheap and a search reads only
   // what it returns. Appends all records in one transaction, or none; ids follow the order given.
-  virtual Status append_audit_events(std::vector<AuditRecord> records) = 0;
+  virtual Status append_audit_events(const std::vector<AuditRecord>& records) = 0;
   // The matching records in arrival (id) order.
   virtual Result<std::vector<AuditRecord>> search_audit_events(const AuditQuery& query) = 0;
 };

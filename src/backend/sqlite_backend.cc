@@ -122,7 +122,7 @@ class SqliteBackend final : public Backend {
   Status remove_range(const std::string& prefix) override;
   std::unique_ptr<Watcher> watch(const std::string& prefix) override { return fanout_.subscribe(prefix); }
   Status purge_expired() override;
-  Status append_audit_events(std::vector<AuditRecord> records) override;
+  Status append_audit_events(const std::vector<AuditRecord>& records) override;
   Result<std::vector<AuditRecord>> search_audit_events(const AuditQuery& query) override;
 
  private:
@@ -388,7 +388,7 @@ Status SqliteBackend::purge_expired() {
   return {};
 }
 
-Status SqliteBackend::append_audit_events(std::vector<AuditRecord> records) {
+Status SqliteBackend::append_audit_events(const std::vector<AuditRecord>& records) {
   if (records.empty()) return {};
   const std::string what = "cannot store " + std::to_string(records.size()) + " audit events";
   std::lock_guard lock(mu_);

@@ -52,6 +52,7 @@ std::string format_rfc3339(TimePoint t) {
   two(17, static_cast<unsigned>(time.seconds().count()));
   return std::string(out, sizeof out - 1);
 }
+
 std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   using namespace std::chrono;
   size_t at = 0;
