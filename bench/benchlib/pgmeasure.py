@@ -168,33 +168,52 @@ def idle_session_memory(path, sessions, budget_s):
             "kib_per_session": per}
 
 
-def copy_throughput(path, size_bytes, runs, timeout_s):
+def _copy_once(path, sql, size_bytes, timeout_s):
+    t0 = time.perf_counter()
+    try:
+        cp = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                            env=path.pg_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError(f"{path.key}: COPY of {size_bytes} bytes took over {timeout_s}s") from e
+    if cp.returncode != 0:
+        raise RuntimeError(f"{path.key}: COPY failed: {cp.stderr[-1000:]}")
+    return time.perf_counter() - t0
+
+
+def copy_throughput(paths, size_bytes, rounds, timeout_s):
     """Streams one result set of ~size_bytes (`COPY (SELECT ...) TO STDOUT` through psql into
-    /dev/null); the best of `runs` runs, in MiB/s."""
+    /dev/null) through each path, the paths taken in turn for `rounds` rounds, so that a box that
+    slows down or speeds up during the metric affects every path alike. Per path: the best round in
+    MiB/s, every round's seconds, and CPU seconds per GiB of each proxying process over its rounds.
+    Returns {path key: that dict or an Exception}."""
     row_len = 1000  # 999 characters + newline in COPY's text format
     rows = max(1, size_bytes // row_len)
-    sql = f"COPY (SELECT repeat('x', {row_len - 1}) FROM generate_series(1, {rows})) TO STDOUT"
-    best = None
-    seconds = []
-    before = _cpu_snapshot(path)
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        try:
-            cp = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                                env=path.pg_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired as e:
-            raise RuntimeError(f"{path.key}: COPY of {size_bytes} bytes took over {timeout_s}s") from e
-        dt = time.perf_counter() - t0
-        if cp.returncode != 0:
-            raise RuntimeError(f"{path.key}: COPY failed: {cp.stderr[-1000:]}")
-        seconds.append(dt)
-        best = dt if best is None else min(best, dt)
-    after = _cpu_snapshot(path)
     total = rows * row_len
-    gib = total * len(seconds) / 1073741824.0
-    return {"bytes": total, "runs": seconds, "best_s": best, "mib_per_s": total / best / 1048576.0,
-            "cpu_s_per_gib": {r: (after[r] - before[r]) / gib for r in after}}
+    sql = f"COPY (SELECT repeat('x', {row_len - 1}) FROM generate_series(1, {rows})) TO STDOUT"
+    seconds = {p.key: [] for p in paths}
+    cpu = {p.key: {role: 0.0 for role in p.pids} for p in paths}
+    out = {}
+    live = list(paths)
+    for _ in range(rounds):
+        for p in list(live):
+            before = _cpu_snapshot(p)
+            try:
+                seconds[p.key].append(_copy_once(p, sql, total, timeout_s))
+            except Exception as e:
+                out[p.key] = e
+                live.remove(p)
+                continue
+            after = _cpu_snapshot(p)
+            for role in after:
+                cpu[p.key][role] += after[role] - before[role]
+    for p in live:
+        best = min(seconds[p.key])
+        gib = total * len(seconds[p.key]) / 1073741824.0
+        out[p.key] = {"bytes": total, "runs": seconds[p.key], "best_s": best, "in_turn": True,
+                      "mib_per_s": total / best / 1048576.0,
+                      "cpu_s_per_gib": {role: c / gib for role, c in cpu[p.key].items()}}
+    return out
 
 
 def check_path(path):

@@ -348,6 +348,15 @@ def write(out_dir, stem, meta, results, args):
                      f"compiling): {said} The 'others' rows show the load during each measurement.")
     L += ["", "![chart](" + png.name + ")" if not chart_error else f"(chart: {chart_error})", ""]
     s = args
+    copies = [metric(results, k, "copy") for k in results]
+    copy_runs = max((len(c["runs"]) for c in copies if c), default=0)
+    in_turn = any(c.get("in_turn") for c in copies if c)
+    if copy_runs <= 1:
+        copy_how = "one run per path"
+    elif in_turn:
+        copy_how = f"best of {copy_runs} rounds, the paths taken in turn"
+    else:
+        copy_how = f"best of {copy_runs} runs per path"
     L += ["## Settings", "",
           f"pgbench -S runs: {s.duration} s each after a {s.warmup} s warm-up, `-j 2`, clients "
           f"{', '.join(map(str, s.clients))}; latency avg/p99 from the `pgbench -l` per-transaction logs. "
@@ -356,7 +365,7 @@ def write(out_dir, stem, meta, results, args):
           f"Idle sessions: {s.idle_sessions} held open (each ran `SELECT 1`), RSS (VmRSS) of the proxying "
           f"processes before and while held. COPY: one result set of {s.copy_mib} MiB "
           f"(`COPY (SELECT repeat('x', 999) FROM generate_series(...)) TO STDOUT` through psql into "
-          f"/dev/null). CPU = utime + stime from /proc/<pid>/stat of each proxying process. "
+          f"/dev/null), {copy_how}. CPU = utime + stime from /proc/<pid>/stat of each proxying process. "
           f"PostgreSQL authenticates every path with SCRAM-SHA-256 over TLS; pgbench scale {s.scale}.",
           "",
           "Paths: **direct** = libpq `sslmode=require` to PostgreSQL; **project** = psql/pgbench → the "
