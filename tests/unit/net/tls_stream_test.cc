@@ -6,6 +6,8 @@
 #include "net/tls_stream.h"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -374,6 +376,26 @@ TEST_F(TlsStreamTest, AWriteSendsItsWholeBufferAsOneOperation) {
       EXPECT_FALSE(ec) << ec.message();
     };
     co_await (send() && receive());
+  }());
+  EXPECT_TRUE(received == sent);
+}
+
+// OpenSSL's error queue is per thread, and other code on an event loop (a certificate that does not
+// parse, a key in the wrong format) may leave errors on it. A read or write must not take them for
+// its own.
+TEST_F(TlsStreamTest, ErrorsLeftOnTheThreadByOtherCodeDoNotFailTheNextOperation) {
+  auto [client, server] = pair(*client_ctx_);
+  const std::string sent = pattern(40 * 1024);
+  std::string received(sent.size(), '\0');
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await handshake(client, server, "localhost"));
+    ERR_raise(ERR_LIB_PEM, PEM_R_NO_START_LINE);
+    auto [wec, n] = co_await asio::async_write(client, asio::buffer(sent), kTuple);
+    EXPECT_FALSE(wec) << wec.message();
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    auto [rec, m] = co_await asio::async_read(server, asio::buffer(received), kTuple);
+    EXPECT_FALSE(rec) << rec.message();
+    EXPECT_EQ(ERR_peek_error(), 0ul);
   }());
   EXPECT_TRUE(received == sent);
 }
