@@ -637,7 +637,8 @@ Result<std::string> AuthServer::complete_event(json& event, const std::string* s
   if (!event.contains("time")) event["time"] = format_rfc3339(now);
   if (!event.contains("uid") || !event["uid"].is_string()) event["uid"] = rng_.hex(16);
   bool success = event.value("success", true);
-  if (!event.contains("code")) event["code"] = events::code_for(event["event"].get<std::string>(), success);
+  if (!event.contains("code"))
+    event["code"] = std::string(events::code_for(event["event"].get<std::string>(), success));
   if (!event.contains("cluster_name")) event["cluster_name"] = config_.cluster_name;
   return event.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -185,17 +185,37 @@ Result<DatabaseServer> DatabaseServer::from_json(const json& j) {
 
 namespace events {
 
-std::string code_for(const std::string& type, bool success) {
-  static const std::map<std::string, std::string> kCodes = {
-      {kUserLogin, "T1000"},        {kUserCreate, "T1002"},      {kUserUpdate, "T1003"},
-      {kUserDelete, "T1004"},       {kUserPasswordChange, "T1005"}, {kRoleCreate, "T9000"},
-      {kRoleDelete, "T9001"},       {kJoinTokenCreate, "TJT00"}, {kJoinTokenDelete, "TJT01"},
-      {kInstanceJoin, "TJ001"},     {kCertCreate, "TC000"},      {kDbSessionStart, "TDB00"},
-      {kDbSessionEnd, "TDB01"},     {kDbSessionQuery, "TDB02"},  {kDbCreate, "TDB03"},
-      {kDbDelete, "TDB05"}};
-  auto it = kCodes.find(type);
-  std::string base = it == kCodes.end() ? "TX000" : it->second;
-  return base + (success ? "I" : "W");
+namespace {
+
+struct EventCodes {
+  std::string_view type, success, failure;
+};
+
+// Every query writes an event, so this is a table of ready strings, not a map of bases to append to,
+// and the query event comes first.
+constexpr EventCodes kEventCodes[] = {
+    {kDbSessionQuery, "TDB02I", "TDB02W"},  {kDbSessionStart, "TDB00I", "TDB00W"},
+    {kDbSessionEnd, "TDB01I", "TDB01W"},    {kUserLogin, "T1000I", "T1000W"},
+    {kUserCreate, "T1002I", "T1002W"},      {kUserUpdate, "T1003I", "T1003W"},
+    {kUserDelete, "T1004I", "T1004W"},      {kUserPasswordChange, "T1005I", "T1005W"},
+    {kRoleCreate, "T9000I", "T9000W"},      {kRoleDelete, "T9001I", "T9001W"},
+    {kJoinTokenCreate, "TJT00I", "TJT00W"}, {kJoinTokenDelete, "TJT01I", "TJT01W"},
+    {kInstanceJoin, "TJ001I", "TJ001W"},    {kCertCreate, "TC000I", "TC000W"},
+    {kDbCreate, "TDB03I", "TDB03W"},        {kDbDelete, "TDB05I", "TDB05W"},
+};
+constexpr EventCodes kUnknownEvent{{}, "TX000I", "TX000W"};
+
+}  // namespace
+
+std::string_view code_for(std::string_view type, bool success) {
+  const EventCodes* codes = &kUnknownEvent;
+  for (const EventCodes& c : kEventCodes) {
+    if (c.type == type) {
+      codes = &c;
+      break;
+    }
+  }
+  return success ? codes->success : codes->failure;
 }
 
 }  // namespace events

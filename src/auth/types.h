@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -109,8 +110,9 @@ inline constexpr const char* kDbSessionQuery = "db.session.query";
 inline constexpr const char* kDbSessionEnd = "db.session.end";
 inline constexpr const char* kDbCreate = "db.create";
 inline constexpr const char* kDbDelete = "db.delete";
-// The code for an event type and outcome, e.g. ("db.session.start", false) -> "TDB00W".
-std::string code_for(const std::string& type, bool success);
+// The code for an event type and outcome, e.g. ("db.session.start", false) -> "TDB00W"; "TX000I" or
+// "TX000W" for a type without a code of its own.
+std::string_view code_for(std::string_view type, bool success);
 // POST /v1/events takes a JSON array of events or, with this content type,
 // JSON Lines: one event object per line (what agents upload).
 inline constexpr const char* kJsonLinesContentType = "application/x-ndjson";

@@ -41,6 +41,21 @@ class AuthServerTest : public ::testing::Test {
   std::unique_ptr<AuthServer> auth_;
 };
 
+// The reference's event codes: one per type, I for success and W for failure, TX000 for a type
+// without one.
+TEST(EventCodes, EachTypeHasItsCodeAndTheOutcomeItsLetter) {
+  EXPECT_EQ(events::code_for(events::kUserLogin, true), "T1000I");
+  EXPECT_EQ(events::code_for(events::kUserLogin, false), "T1000W");
+  EXPECT_EQ(events::code_for(events::kJoinTokenCreate, true), "TJT00I");
+  EXPECT_EQ(events::code_for(events::kDbSessionStart, false), "TDB00W");
+  EXPECT_EQ(events::code_for(events::kDbSessionEnd, true), "TDB01I");
+  EXPECT_EQ(events::code_for(events::kDbSessionQuery, true), "TDB02I");
+  EXPECT_EQ(events::code_for(events::kDbDelete, true), "TDB05I");
+  EXPECT_EQ(events::code_for("db.session.unknown", true), "TX000I");
+  EXPECT_EQ(events::code_for("", false), "TX000W");
+  EXPECT_EQ(events::code_for("db.session", true), "TX000I") << "a prefix of a type is not the type";
+}
+
 TEST_F(AuthServerTest, CreatesAuthoritiesOnce) {
   auto user_ca = auth_->authority(CaType::kUser);
   auto host_ca = auth_->authority(CaType::kHost);
