@@ -50,8 +50,11 @@ bool verify_password(const std::string& password, const std::string& encoded_has
 
 void return_password_work_areas_to_the_system() {
   static_assert(kMemoryKiB * 1024 > 16 << 20, "the work area must be above the threshold");
-  // Rarer large buffers (HTTP bodies of several MiB, audit batches) stay on the heap, where
-  // their pages are reused instead of faulted in again on every allocation.
+  // Rarer large buffers (HTTP bodies of several MiB, audit batches) stay on the heap. A fixed
+  // threshold also stops glibc raising its trim threshold, so free space above 128 KiB at the top of
+  // a heap goes back to the system too: under pgbench -S the proxy and the agent then fault in about
+  // 0.1-0.15 pages per query where a 32 MiB trim threshold faults in 0.002, at the same CPU per query
+  // (44.4 us either way) and 1.6 MiB less resident. Left at glibc's default.
   mallopt(M_MMAP_THRESHOLD, 16 << 20);
 }
 
