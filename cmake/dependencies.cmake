@@ -10,6 +10,9 @@ find_package(spdlog REQUIRED)                 # libspdlog-dev (brings libfmt-dev
 find_package(SQLite3 REQUIRED)                # libsqlite3-dev
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)  # libargon2-dev
+if(TP_TCMALLOC)
+  find_library(TCMALLOC_MINIMAL_LIBRARY tcmalloc_minimal REQUIRED)  # libgoogle-perftools-dev
+endif()
 if(TP_BUILD_TESTS)
   find_package(GTest REQUIRED)                # libgtest-dev, libgmock-dev
 endif()

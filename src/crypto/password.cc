@@ -29,6 +29,23 @@ size_t utf8_length(const std::string& s) {
 }
 
 }  // namespace
+}  // namespace tp
+
+// gperftools' tcmalloc, which the teleport, tctl and tsh binaries run on (src/cli/CMakeLists.txt).
+// Weak: null when the process runs on glibc's malloc, as the unit tests and sanitizer builds do.
+extern "C" void MallocExtension_ReleaseToSystem(size_t num_bytes) __attribute__((weak));
+
+namespace tp {
+namespace {
+
+// tcmalloc keeps a freed work area in its page heap, resident, for the next large allocation;
+// this hands its pages back at once. Under glibc the fixed mmap threshold does the same
+// (return_password_work_areas_to_the_system).
+void release_work_area() {
+  if (MallocExtension_ReleaseToSystem != nullptr) MallocExtension_ReleaseToSystem(size_t{kMemoryKiB} * 1024);
+}
+
+}  // namespace
 
 Result<std::string> hash_password(const std::string& password, Rng& rng) {
   if (password.size() > ARGON2_MAX_PWD_LENGTH) return invalid_argument("password is too long to hash");
@@ -37,6 +54,7 @@ Result<std::string> hash_password(const std::string& password, Rng& rng) {
                       '\0');
   int rc = argon2id_hash_encoded(kTimeCost, kMemoryKiB, kParallelism, password.data(), password.size(),
                                  salt.data(), salt.size(), kHashBytes, encoded.data(), encoded.size());
+  release_work_area();
   if (rc != ARGON2_OK) return internal_error(std::string("hashing password: ") + argon2_error_message(rc));
   encoded.resize(encoded.find('\0'));  // argon2_encodedlen counts the terminator
   return encoded;
@@ -45,7 +63,9 @@ Result<std::string> hash_password(const std::string& password, Rng& rng) {
 bool verify_password(const std::string& password, const std::string& encoded_hash) {
   // argon2id_verify decodes the parameters and salt from the string and
   // compares in constant time; any malformed hash simply fails.
-  return argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
+  bool ok = argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
+  release_work_area();
+  return ok;
 }
 
 void return_password_work_areas_to_the_system() {

@@ -19,7 +19,8 @@ Status check_password_strength(const std::string& password);
 // raises its mmap threshold to that size, so every later one comes from the calling thread's heap
 // and stays resident once freed: 20 MiB for every thread that ever checked a password, half of an
 // idle proxy's memory. This fixes the threshold at 16 MiB, so work areas that size are mapped and
-// returned to the system when freed. Long-running processes call it once at start.
+// returned to the system when freed. Long-running processes call it once at start. Under tcmalloc,
+// which the binaries link, this does nothing: each hash or check hands its work area back itself.
 void return_password_work_areas_to_the_system();
 
 // RFC 6238 TOTP (SHA-1, 30 s, 6 digits) over a base32 secret.
