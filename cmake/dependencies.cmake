@@ -11,7 +11,11 @@ find_package(SQLite3 REQUIRED)                # libsqlite3-dev
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)  # libargon2-dev
 if(TP_TCMALLOC)
-  find_library(TCMALLOC_MINIMAL_LIBRARY tcmalloc_minimal REQUIRED)  # libgoogle-perftools-dev
+  find_library(TCMALLOC_MINIMAL_LIBRARY tcmalloc_minimal)  # libgoogle-perftools-dev
+  if(NOT TCMALLOC_MINIMAL_LIBRARY)
+    message(FATAL_ERROR "tcmalloc_minimal not found: install libgoogle-perftools-dev (scripts/install-deps "
+                        "does), or configure with -DTP_TCMALLOC=OFF to build on glibc's malloc")
+  endif()
 endif()
 if(TP_BUILD_TESTS)
   find_package(GTest REQUIRED)                # libgtest-dev, libgmock-dev
