@@ -1,11 +1,14 @@
 // The proxy's byte relay (proxy/internal/streams.h) between real TLS connections on loopback: it
-// carries a large message and small ones both ways, and between messages it holds no read buffers.
+// carries a large message and small ones both ways, between messages it holds no read buffers, and
+// when one side goes the relay ends.
 #include "proxy/internal/streams.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,10 +81,41 @@ class RelayTest : public ::testing::Test {
     }
   }
 
+  // As run_until, but gives up after `limit` (a relay that does not end would wait forever).
+  bool run_until_for(const std::function<bool()>& condition, std::chrono::seconds limit) {
+    io_.restart();
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!condition() && std::chrono::steady_clock::now() < give_up)
+      io_.run_one_for(std::chrono::milliseconds(50));
+    return condition();
+  }
+
+  // Starts a relay for `h`, lets a message cross each way so that both directions are waiting
+  // again, closes one end and checks that the relay ends: the other direction's wait is cancelled.
+  void expect_relay_ends_when_closed(bool close_client) {
+    Hop h = hop();
+    bool ended = false;
+    asio::co_spawn(io_, relay(*h.relay_front, *h.relay_back), [&](std::exception_ptr) { ended = true; });
+    carry(*h.client, *h.server, "Q");
+    carry(*h.server, *h.client, "R");
+    net::TlsStream& gone = close_client ? *h.client : *h.server;
+    gone.lowest_layer().close();
+    EXPECT_TRUE(run_until_for([&] { return ended; }, std::chrono::seconds(10)))
+        << "the relay still waits after the " << (close_client ? "client" : "server") << " closed";
+  }
+
   asio::io_context io_;
   testing::TestPki pki_;
   std::unique_ptr<ssl::context> server_ctx_, client_ctx_;
 };
+
+TEST_F(RelayTest, EndsWhenTheClientCloses) {
+  expect_relay_ends_when_closed(true);
+}
+
+TEST_F(RelayTest, EndsWhenTheServerCloses) {
+  expect_relay_ends_when_closed(false);
+}
 
 TEST_F(RelayTest, BetweenMessagesARelayHoldsNoReadBuffers) {
 #if defined(__SANITIZE_ADDRESS__)
