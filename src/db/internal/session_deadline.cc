@@ -55,14 +55,9 @@ void SessionDeadline::reach(State& state, DeadlineReason why) {
   state.signal.emit(asio::cancellation_type::terminal);
 }
 
-SessionDeadline::BoundRead::BoundRead(SessionDeadline& deadline, asio::cancellation_slot own)
-    : state_(*deadline.state_), own_(own) {
-  if (own_.is_connected())
-    own_.assign([&state = state_](asio::cancellation_type type) { state.signal.emit(type); });
-}
+SessionDeadline::BoundRead::BoundRead(SessionDeadline& deadline) : state_(*deadline.state_) {}
 
 SessionDeadline::BoundRead::~BoundRead() {
-  if (own_.is_connected()) own_.clear();
   state_.signal.slot().clear();
 }
 

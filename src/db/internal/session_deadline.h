@@ -37,13 +37,13 @@ class SessionDeadline {
   // Why the session must end, or kNone. On the session's executor.
   DeadlineReason reached() const;
 
-  // One read bound to the deadline, for as long as it is pending: reaching the deadline, or the
-  // reading coroutine's own cancellation (`own`, e.g. the relay's `||` ending this direction),
-  // cancels the operation that binds slot(). On destruction nothing is left bound, so a later
-  // deadline cannot reach an operation that has finished.
+  // One read bound to the deadline, for as long as it is pending: reaching the deadline cancels
+  // the operation that binds slot(). Nothing else does: the relay stops the read by cancelling the
+  // socket (net/relay_ops.h). On destruction nothing is left bound, so a later deadline cannot
+  // reach an operation that has finished.
   class BoundRead {
    public:
-    BoundRead(SessionDeadline& deadline, boost::asio::cancellation_slot own);
+    explicit BoundRead(SessionDeadline& deadline);
     ~BoundRead();
     BoundRead(const BoundRead&) = delete;
     BoundRead& operator=(const BoundRead&) = delete;
@@ -51,7 +51,6 @@ class SessionDeadline {
 
    private:
     State& state_;
-    boost::asio::cancellation_slot own_;
   };
 
   // From any thread, even after the session ended: posts to the session's executor.

@@ -15,7 +15,6 @@ asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer&
   constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
   ServerRead out;
   if ((out.ending = deadline.reached()) != DeadlineReason::kNone) co_return out;
-  const asio::cancellation_state own = co_await asio::this_coro::cancellation_state;
   // What a bound operation's error means: the deadline, if it came, else the error itself.
   auto ended = [&](boost::system::error_code ec) {
     if (ec == asio::error::operation_aborted) out.ending = deadline.reached();
@@ -25,7 +24,7 @@ asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer&
     buffer.release();
     boost::system::error_code ec;
     {
-      SessionDeadline::BoundRead bound(deadline, own.slot());
+      SessionDeadline::BoundRead bound(deadline);
       auto token = asio::bind_cancellation_slot(bound.slot(), kTuple);
       std::tie(ec) = co_await stream.async_wait_readable(std::move(token));
     }
@@ -33,10 +32,11 @@ asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer&
       ended(ec);
       co_return out;
     }
-    std::tie(out.ec, out.n) = co_await stream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
+    std::tie(out.ec, out.n) =
+        co_await stream.async_read_some(asio::buffer(buffer.data(), want), net::without_cancellation());
     co_return out;
   }
-  SessionDeadline::BoundRead bound(deadline, own.slot());
+  SessionDeadline::BoundRead bound(deadline);
   auto token = asio::bind_cancellation_slot(bound.slot(), kTuple);
   auto [ec, n] = co_await stream.async_read_some(asio::buffer(buffer.data(), want), std::move(token));
   out.n = n;
@@ -49,7 +49,7 @@ asio::awaitable<boost::system::error_code> wait_between_messages(net::TlsStream&
                                                                  std::string& pending) {
   if (!sizer.quiet() || !pending.empty()) co_return boost::system::error_code();
   ReadSizer::release(pending);
-  auto [ec] = co_await stream.async_wait_readable(asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await stream.async_wait_readable(net::without_cancellation());
   co_return ec;
 }
 

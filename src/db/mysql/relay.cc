@@ -93,10 +93,11 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
       }
       Status sent;
       if (held.empty()) {
-        sent = co_await write_bytes(p.upstream, std::string_view(buffer).substr(0, step->consumed));
+        sent = co_await write_bytes(p.upstream, std::string_view(buffer).substr(0, step->consumed),
+                                    net::without_cancellation());
       } else {
         held.append(buffer, 0, step->consumed);
-        sent = co_await write_bytes(p.upstream, held);
+        sent = co_await write_bytes(p.upstream, held, net::without_cancellation());
         held.clear();
       }
       buffer.erase(0, step->consumed);
@@ -107,7 +108,8 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
       co_return RelayEnd::kClientClosed;
     size_t old = buffer.size();
     sizer.make_room(buffer);
-    auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, sizer.next()), kTuple);
+    auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, sizer.next()),
+                                                     net::without_cancellation());
     buffer.resize(old + n);
     if (ec) co_return RelayEnd::kClientClosed;
     sizer.used(n);
@@ -131,7 +133,8 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
     } else {
       // Finish the responses in flight, then stop: never cut one in half.
       if (s.decoder.server_idle()) co_return end_for(s.stopping);
-      std::tie(ec, n) = co_await p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()), kTuple);
+      std::tie(ec, n) = co_await p.upstream.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                                                            net::without_cancellation());
     }
     if (ec) co_return RelayEnd::kServerClosed;
     std::string_view chunk(buffer.data(), n);
@@ -147,13 +150,37 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   }
 }
 
+// One direction, then cancel_pending: the other direction's reads, waits and writes take no
+// cancellation slot (its timer waits do, and `||` ends those).
+asio::awaitable<RelayEnd> client_side(Shared& s) {
+  try {
+    RelayEnd end = co_await client_to_server(s);
+    net::cancel_pending(s.parts.client, s.parts.upstream);
+    co_return end;
+  } catch (...) {
+    net::cancel_pending(s.parts.client, s.parts.upstream);
+    throw;
+  }
+}
+
+asio::awaitable<RelayEnd> server_side(Shared& s) {
+  try {
+    RelayEnd end = co_await server_to_client(s);
+    net::cancel_pending(s.parts.upstream, s.parts.client);
+    co_return end;
+  } catch (...) {
+    net::cancel_pending(s.parts.upstream, s.parts.client);
+    throw;
+  }
+}
+
 }  // namespace
 
 asio::awaitable<RelayEnd> relay(RelayParts parts) {
   // No co_await inside the initializer: GCC 12 destroys temporaries of such an initializer too early.
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   Shared s(parts, executor);
-  auto outcome = co_await (client_to_server(s) || server_to_client(s));
+  auto outcome = co_await (client_side(s) || server_side(s));
   co_return outcome.index() == 0 ? std::get<0>(outcome) : std::get<1>(outcome);
 }
 

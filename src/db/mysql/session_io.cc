@@ -12,7 +12,7 @@ asio::awaitable<Status> SerialWriter::write(std::string_view bytes) {
     co_await wake_.async_wait(kTuple);
   }
   busy_ = true;
-  auto status = co_await write_bytes(stream_, bytes);
+  auto status = co_await write_bytes(stream_, bytes, net::without_cancellation());
   busy_ = false;
   wake_.cancel();
   co_return status;

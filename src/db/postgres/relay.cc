@@ -2,14 +2,13 @@
 // coroutines awaited with ||, so when one side closes the other is cancelled.
 // Each direction holds one bounded buffer and writes before it reads again:
 // a slow reader stops the other side's reads (back-pressure), memory stays flat.
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "common/read_buffer.h"
 #include "db/postgres/frame_tracker.h"
 #include "db/postgres/internal/session_io.h"
+#include "net/relay_ops.h"
 #include "protocol/postgres/backend_messages.h"
 #include "protocol/postgres/decoder.h"
 
@@ -17,7 +16,6 @@ namespace tp::db::pg_internal {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -37,8 +35,8 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
       auto outcome = decoder.on_data(buffer, pg::Direction::kFrontend);
       if (outcome.status == pg::DecodeStatus::kError) co_return RelayEnd::kClientProtocolError;
       if (outcome.consumed > 0) {
-        auto [ec, n] =
-            co_await asio::async_write(upstream, asio::buffer(buffer.data(), outcome.consumed), kTuple);
+        auto [ec, n] = co_await asio::async_write(upstream, asio::buffer(buffer.data(), outcome.consumed),
+                                                  net::without_cancellation());
         if (ec) co_return RelayEnd::kServerClosed;
         buffer.erase(0, outcome.consumed);
       }
@@ -50,8 +48,8 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
     // everything else streams through in chunks.
     size_t old = buffer.size();
     sizer.make_room(buffer);
-    auto [ec, n] =
-        co_await client.stream.async_read_some(asio::buffer(buffer.data() + old, sizer.next()), kTuple);
+    auto [ec, n] = co_await client.stream.async_read_some(asio::buffer(buffer.data() + old, sizer.next()),
+                                                          net::without_cancellation());
     buffer.resize(old + n);
     if (ec) co_return RelayEnd::kClientClosed;
     sizer.used(n);
@@ -63,7 +61,7 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
   FrameTracker frames;
   if (!pending.empty()) {
     frames.feed(pending);
-    auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), kTuple);
+    auto [ec, n] = co_await asio::async_write(client, asio::buffer(pending), net::without_cancellation());
     if (ec) co_return RelayEnd::kClientClosed;
   }
   std::string().swap(pending);  // the login's read buffer, held for the whole session otherwise
@@ -87,14 +85,41 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
         co_return ending == internal::DeadlineReason::kShutdown ? RelayEnd::kShutdown
                                                                 : RelayEnd::kCertificateExpired;
       want = std::min(want, frames.bytes_to_boundary());
-      std::tie(ec, n) = co_await upstream.async_read_some(asio::buffer(buffer.data(), want), kTuple);
+      std::tie(ec, n) =
+          co_await upstream.async_read_some(asio::buffer(buffer.data(), want), net::without_cancellation());
     }
     if (ec) co_return RelayEnd::kServerClosed;
     frames.feed(std::string_view(buffer.data(), n));
     if (frames.corrupt()) co_return RelayEnd::kServerProtocolError;
-    auto [wec, wn] = co_await asio::async_write(client, asio::buffer(buffer.data(), n), kTuple);
+    auto [wec, wn] =
+        co_await asio::async_write(client, asio::buffer(buffer.data(), n), net::without_cancellation());
     if (wec) co_return RelayEnd::kClientClosed;
     buffer.used(n);
+  }
+}
+
+// One direction, then cancel_pending: the other direction's operations wait on a socket without a
+// cancellation slot.
+asio::awaitable<RelayEnd> client_side(ClientConn& client, net::TlsStream& upstream, QueryAuditor& auditor) {
+  try {
+    RelayEnd end = co_await client_to_server(client, upstream, auditor);
+    net::cancel_pending(client.stream, upstream);
+    co_return end;
+  } catch (...) {
+    net::cancel_pending(client.stream, upstream);
+    throw;
+  }
+}
+
+asio::awaitable<RelayEnd> server_side(net::TlsStream& upstream, net::TlsStream& client, std::string pending,
+                                      internal::SessionDeadline& deadline) {
+  try {
+    RelayEnd end = co_await server_to_client(upstream, client, std::move(pending), deadline);
+    net::cancel_pending(upstream, client);
+    co_return end;
+  } catch (...) {
+    net::cancel_pending(upstream, client);
+    throw;
   }
 }
 
@@ -102,8 +127,8 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
 
 asio::awaitable<RelayEnd> relay(ClientConn& client, net::TlsStream& upstream, std::string upstream_pending,
                                 internal::SessionDeadline& deadline, QueryAuditor& auditor) {
-  auto outcome = co_await (client_to_server(client, upstream, auditor) ||
-                           server_to_client(upstream, client.stream, std::move(upstream_pending), deadline));
+  auto outcome = co_await (client_side(client, upstream, auditor) ||
+                           server_side(upstream, client.stream, std::move(upstream_pending), deadline));
   co_return outcome.index() == 0 ? std::get<0>(outcome) : std::get<1>(outcome);
 }
 

@@ -5,8 +5,6 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -19,6 +17,7 @@
 #include <type_traits>
 
 #include "common/read_buffer.h"
+#include "net/relay_ops.h"
 #include "net/tls_stream.h"
 
 namespace tp::proxy::internal {
@@ -66,11 +65,6 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
   co_return !ec && n == bytes.size();
 }
 
-// The completion token of an operation that takes no cancellation slot (see transfer).
-inline auto without_cancellation() {
-  return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::as_tuple(asio::use_awaitable));
-}
-
 // Copies from -> to until either side fails or closes.
 template <class From, class To>
 asio::awaitable<void> copy_stream(From& from, To& to) {
@@ -79,15 +73,15 @@ asio::awaitable<void> copy_stream(From& from, To& to) {
     if constexpr (net::WaitReadable<From>) {
       if (buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
         buffer.release();
-        auto [wec] = co_await net::async_wait_readable(from, without_cancellation());
+        auto [wec] = co_await net::async_wait_readable(from, net::without_cancellation());
         if (wec) co_return;
       }
     }
-    auto [rec, n] =
-        co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), without_cancellation());
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                                                  net::without_cancellation());
     if (n > 0) {
       auto [wec, written] =
-          co_await asio::async_write(to, asio::buffer(buffer.data(), n), without_cancellation());
+          co_await asio::async_write(to, asio::buffer(buffer.data(), n), net::without_cancellation());
       if (wec) co_return;
     }
     if (rec) co_return;
@@ -96,20 +90,17 @@ asio::awaitable<void> copy_stream(From& from, To& to) {
 }
 
 // One direction of the relay: copies, then cancels whatever the other direction is waiting for on
-// either stream.
-//
-// The reads, waits and writes carry no cancellation slot. Under `||` each would otherwise install a
-// cancellation handler and clear it again, about 2 % of the proxy's CPU per query. So `||` alone
-// could not stop the other direction while it waits. Cancelling the sockets does that instead. If
-// the other direction is between two operations when this one ends, `||` has marked its coroutine
-// cancelled, and its next co_await throws operation_aborted. The cancel is a statement after the
-// copy, not a destructor: a frame destroyed with its io_context may outlive the streams.
+// either stream. The copy's operations take no cancellation slot, so `||` alone could not stop the
+// other direction while it waits (net/relay_ops.h says why, and how this stops it instead).
 template <class From, class To>
 asio::awaitable<void> transfer(From& from, To& to) {
-  co_await copy_stream(from, to);
-  boost::system::error_code ignored;
-  from.lowest_layer().cancel(ignored);
-  to.lowest_layer().cancel(ignored);
+  try {
+    co_await copy_stream(from, to);
+    net::cancel_pending(from, to);
+  } catch (...) {
+    net::cancel_pending(from, to);
+    throw;
+  }
 }
 
 // Both directions at once; when one ends, the other is cancelled (STYLE: "relay = two transfer

@@ -284,6 +284,29 @@ TEST_F(MysqlEngineTest, TlsRoutedSessionRunsQueriesAndIsAudited) {
   EXPECT_EQ(events_of("db.session.end")[0]["sid"], "sid-1");
 }
 
+// The relay's two directions stop each other by cancelling the sockets (net/relay_ops.h): each test
+// below hangs, and fails at its bound, when the direction that ends does not stop the other.
+TEST_F(MysqlEngineTest, AClientThatVanishesEndsTheSessionWhileTheServerIsQuiet) {
+  auto client = open(dial(alice_cert("alice", "app")));
+  ASSERT_TRUE(m::is_ok_packet(login(*client, "alice", "app").payload));
+  client->next_layer().close();  // no COM_QUIT, no close_notify
+  EXPECT_TRUE(wait_for([&] { return !events_of("db.session.end").empty(); }));
+  EXPECT_TRUE(wait_for([&] { return fake_->open_sessions() == 0; })) << "the upstream connection is closed";
+}
+
+TEST_F(MysqlEngineTest, AServerThatHangsUpEndsTheSessionWhileTheClientIsQuiet) {
+  auto client = open(dial(alice_cert("alice", "app")));
+  ASSERT_TRUE(m::is_ok_packet(login(*client, "alice", "app").payload));
+  send_command(*client, "\x03hang up");
+  EXPECT_EQ(parse_err(read_packet(*client)).error_code, 1927) << "the server's last words reach the client";
+  // The client sends nothing more; the agent ends the session and closes the client's connection.
+  EXPECT_TRUE(wait_for([&] { return !events_of("db.session.end").empty(); }));
+  char byte;
+  boost::system::error_code ec;
+  client->read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec) << "the agent closed the client's connection";
+}
+
 TEST_F(MysqlEngineTest, NativeHandoffAnswersWithTheNextSequenceId) {
   m::HandshakeV10 g;
   g.server_version = "10.11.6-MariaDB";

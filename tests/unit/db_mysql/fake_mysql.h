@@ -3,6 +3,7 @@
 // a few commands:
 //   COM_QUERY "big N"    a text result set of N rows of 1000 bytes
 //   COM_QUERY "fail"     ERR 1064
+//   COM_QUERY "hang up"  ERR 1927, then the server closes the connection
 //   COM_QUERY other      a one-row result set echoing the text
 //   COM_INIT_DB, COM_PING, COM_STMT_RESET -> OK; COM_STMT_PREPARE -> PREPARE_OK with one parameter per
 //   '?'; COM_STMT_EXECUTE -> OK; COM_QUIT closes.
@@ -221,6 +222,11 @@ class FakeMysql {
               v.replace(0, id.size(), id);
               return v;
             });
+          } else if (command->text == "hang up") {  // as KILL from another session: an ERR, then close
+            const mysql::ErrPacket killed{1927, "70100", "Connection was killed"};
+            const std::string last_words = mysql::encode_packet(mysql::encode_err_packet(killed, caps), 1);
+            (void)co_await send(tls, last_words);
+            co_return;
           } else if (command->text == "fail") {
             const mysql::ErrPacket syntax{1064, "42000", "syntax error"};
             const std::string err = mysql::encode_packet(mysql::encode_err_packet(syntax, caps), 1);

@@ -14,13 +14,14 @@
 #include <string_view>
 #include <variant>
 
-#include "db/session.h"
 #include "common/result.h"
 #include "db/internal/session_deadline.h"
 #include "db/internal/stream_io.h"
 #include "db/mysql/query_auditor.h"
 #include "db/mysql/upstream_login.h"
+#include "db/session.h"
 #include "db/upstream_tls.h"
+#include "net/relay_ops.h"
 #include "net/server.h"
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/response.h"
@@ -67,7 +68,8 @@ inline asio::awaitable<void> close_stream(net::TlsStream& stream) {
 
 // Serializes writes to one stream from the relay's two coroutines (an ERR the agent answers in
 // place of the server must not land inside a chunk of server bytes). Both coroutines run on the
-// session's strand, so a flag and a timer to wake waiters are enough.
+// session's strand, so a flag and a timer to wake waiters are enough. The writes take no
+// cancellation slot (net::without_cancellation()); a wait for the other writer does.
 class SerialWriter {
  public:
   SerialWriter(net::TlsStream& stream, const asio::any_io_executor& executor)

@@ -1,8 +1,8 @@
 // The session deadline and the relay's read that it ends (db/internal/stream_io.h), over a real
 // loopback TLS connection: an expiry or a shutdown ends a pending read, whether the connection is
-// quiet or streaming; bytes that arrived first are read, not lost; the reading coroutine's own
-// cancellation (the relay's `||`) still ends the read; and a deadline after the read finished
-// touches nothing (run under ASan in CI).
+// quiet or streaming; bytes that arrived first are read, not lost; a cancel of the socket (how the
+// relay's other direction stops it) ends the read as an error; and a deadline after the read
+// finished touches nothing (run under ASan in CI).
 #include "db/internal/session_deadline.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "db/internal/stream_io.h"
+#include "net/relay_ops.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "unit/tunnel/test_pki.h"
@@ -177,19 +178,24 @@ TEST_F(SessionDeadlineTest, AStopBeforeTheRelayStartsIsReachedWhenItArms) {
   }());
 }
 
-TEST_F(SessionDeadlineTest, TheReadersOwnCancellationStillEndsTheRead) {
-  // The relay awaits both directions with ||: when the client leaves, the read from the server
-  // must end even though it is bound to the deadline.
+TEST_F(SessionDeadlineTest, ASocketCancelEndsTheReadAndLeavesTheDeadlineAlone) {
+  // The relay's other direction stops this read by cancelling the socket (net/relay_ops.h): the read
+  // must end as an error, not as the deadline, even though it is bound to the deadline.
   run([this]() -> asio::awaitable<void> {
     SessionDeadline deadline(io_.get_executor(), system_clock());
     deadline.arm(system_clock().now() + 1h);
-    auto outcome = co_await (read_or_deadline(*reader_, quiet_, quiet_.size(), deadline) || sleep(20ms));
-    EXPECT_EQ(outcome.index(), 1u);
+    auto cancel_soon = [this]() -> asio::awaitable<void> {
+      co_await sleep(20ms);
+      net::cancel_pending(*reader_, *writer_);
+    };
+    ServerRead read = co_await (read_or_deadline(*reader_, quiet_, quiet_.size(), deadline) && cancel_soon());
+    EXPECT_EQ(read.ec, asio::error::operation_aborted);
+    EXPECT_EQ(read.ending, DeadlineReason::kNone);
     EXPECT_EQ(deadline.reached(), DeadlineReason::kNone);
     // The connection is still usable and the deadline still works.
     co_await send("after");
-    auto read = co_await read_or_deadline(*reader_, quiet_, quiet_.size(), deadline);
-    EXPECT_EQ(std::string(quiet_.data(), read.n), "after");
+    auto next = co_await read_or_deadline(*reader_, quiet_, quiet_.size(), deadline);
+    EXPECT_EQ(std::string(quiet_.data(), next.n), "after");
   }());
 }
 

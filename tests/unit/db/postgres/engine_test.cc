@@ -274,6 +274,34 @@ TEST_F(PostgresEngineTest, AnAllowedUserRunsQueriesAndEverythingIsAudited) {
   EXPECT_EQ(ends[0]["sid"], starts[0]["sid"]);
 }
 
+// The relay's two directions stop each other by cancelling the sockets (net/relay_ops.h): each test
+// below hangs, and fails at its bound, when the direction that ends does not stop the other.
+TEST_F(PostgresEngineTest, AClientThatVanishesEndsTheSessionWhileTheServerIsQuiet) {
+  auto client = open(dial(alice_cert(), startup("alice", "app")));
+  ASSERT_EQ(read_until_ready(*client).back().type, 'Z');
+  client->next_layer().close();  // no Terminate, no close_notify
+  EXPECT_TRUE(wait_for([&] { return sessions_.active() == 0; }));
+  EXPECT_TRUE(wait_for([&] { return fake_->open_sessions() == 0; })) << "the upstream connection is closed";
+  EXPECT_EQ(events_of("db.session.end").size(), 1u);
+}
+
+TEST_F(PostgresEngineTest, AServerThatHangsUpEndsTheSessionWhileTheClientIsQuiet) {
+  auto client = open(dial(alice_cert(), startup("alice", "app")));
+  ASSERT_EQ(read_until_ready(*client).back().type, 'Z');
+  send(*client, pg::encode_query("terminate"));
+  auto last = read_message(*client);
+  ASSERT_EQ(last.type, 'E');
+  EXPECT_EQ(error_fields(last)['C'], pg::sqlstate::kAdminShutdown)
+      << "the server's last words reach the client";
+  // The client sends nothing more; the agent ends the session and closes the client's connection.
+  EXPECT_TRUE(wait_for([&] { return sessions_.active() == 0; }));
+  EXPECT_EQ(events_of("db.session.end").size(), 1u);
+  char byte;
+  boost::system::error_code ec;
+  client->read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec) << "the agent closed the client's connection";
+}
+
 TEST_F(PostgresEngineTest, SslRequestInsideTheTunnelIsAnsweredNo) {
   auto client = open(dial(alice_cert()));
   send(*client, pg::encode_ssl_request());

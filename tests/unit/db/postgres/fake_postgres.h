@@ -2,6 +2,7 @@
 // cleartext password login, BackendKeyData 4242/777, and a few queries:
 //   "sleep"      runs until a CancelRequest with that key arrives (-> 57014)
 //   "big N"      N DataRows of 1000 bytes
+//   "terminate"  a FATAL 57P01, then the server closes the connection
 //   anything     one DataRow echoing the text
 // Extended-protocol messages get their completions; Sync gets ReadyForQuery.
 #pragma once
@@ -179,6 +180,13 @@ class FakePostgres {
             } else {
               out = pg::encode_command_complete("SELECT 1");
             }
+          } else if (text == "terminate") {  // as pg_terminate_backend: a FATAL, then the server hangs up
+            // Named: GCC 12 double-destroys a temporary in a co_await expression.
+            const pg::ErrorReport e{"FATAL", pg::sqlstate::kAdminShutdown,
+                                    "terminating connection due to administrator command", "", ""};
+            const std::string last_words = pg::encode_error_response(e);
+            co_await send(tls, last_words);
+            co_return;
           } else if (text.rfind("big ", 0) == 0) {
             int rows = std::stoi(text.substr(4));
             std::string row = data_row(std::string(1000, 'r'));
