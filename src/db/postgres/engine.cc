@@ -65,31 +65,51 @@ Status PostgresEngine::accept_dial(const tunnel::DialRequest& request) {
   return {};
 }
 
+// A session that passed its checks and logged in upstream: what it holds while it relays.
+struct PostgresEngine::Started {
+  SessionInfo info;
+  UpstreamSession upstream;
+  TimePoint started;
+  std::string hello;  // for the client: AuthenticationOk, then the server's greeting
+};
+
+// A session's coroutines. GCC keeps every local of a coroutine, and every temporary of its co_await
+// expressions, in the coroutine's frame for as long as it runs: a serve() that did the login itself
+// held a 5 KiB frame through the whole session. So the login runs in start(), whose frame is gone
+// once the session is on, and serve() keeps only what the relay needs.
 asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
                                             std::unique_ptr<net::TlsStream> client) {
   auto executor = co_await asio::this_coro::executor;
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
-
   if (request.kind == tunnel::kDialPostgresCancel) {
-    CancelKey key{static_cast<int32_t>(request.cancel_process_id),
-                  static_cast<int32_t>(request.cancel_secret_key)};
-    if (auto target = cancels_.find(key)) {
-      auto sent = co_await send_cancel(*target);
-      log_cancel(*target, sent);
-    }
-    co_await close_stream(*client);
-    co_return;
+    co_await serve_cancel_dial(request);
+  } else {
+    ClientConn conn{*client, std::move(request.initial_data)};
+    std::optional<Started> started = co_await start(request, conn);
+    request = tunnel::DialRequest();  // the certificate and the rest: nothing the relay needs
+    if (started) co_await run(*started, conn, deadline);
   }
+  co_await close_stream(*client);
+}
 
-  ClientConn conn{*client, std::move(request.initial_data)};
+asio::awaitable<void> PostgresEngine::serve_cancel_dial(const tunnel::DialRequest& request) {
+  CancelKey key{static_cast<int32_t>(request.cancel_process_id),
+                static_cast<int32_t>(request.cancel_secret_key)};
+  if (auto target = cancels_.find(key)) {
+    auto sent = co_await send_cancel(*target);
+    log_cancel(*target, sent);
+  }
+}
+
+asio::awaitable<std::optional<PostgresEngine::Started>> PostgresEngine::start(
+    const tunnel::DialRequest& request, ClientConn& conn) {
   const Database* db = ctx_.find_database(request.db_name);
   if (!db) {
     (void)co_await write_bytes(conn.stream,
                                encode_fatal(pg::sqlstate::kInvalidCatalogName,
                                             "database \"" + request.db_name + "\" is not served here"));
-    co_await close_stream(*client);
-    co_return;
+    co_return std::nullopt;
   }
 
   auto startup = co_await read_client_startup(conn);
@@ -97,8 +117,7 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
     log::warn("db", "bad client startup", {field("db", db->name), field("error", startup.error().message)});
     (void)co_await write_bytes(conn.stream,
                                encode_fatal(pg::sqlstate::kProtocolViolation, startup.error().message));
-    co_await close_stream(*client);
-    co_return;
+    co_return std::nullopt;
   }
 
   if (auto* cancel = std::get_if<pg::CancelRequest>(&*startup)) {
@@ -114,8 +133,7 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
       log::warn("db", "ignoring a cancel request for an unknown session or another user's session",
                 {field("db", db->name)});
     }
-    co_await close_stream(*client);
-    co_return;
+    co_return std::nullopt;
   }
   const auto& client_startup = std::get<pg::StartupMessage>(*startup);
 
@@ -139,20 +157,19 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
     std::string reply = std::move(server_error);
     if (reply.empty()) reply = encode_fatal(sqlstate, e.message);
     (void)co_await write_bytes(conn.stream, reply);
-    co_await close_stream(*client);
   };
 
   auto identity =
       verify_client_identity(request.client_cert_pem, ctx_.user_cas(), *db, "postgres", ctx_.clock.now());
   if (!identity.ok()) {
     co_await refuse(identity.error(), pg::sqlstate::kInvalidAuthorizationSpecification);
-    co_return;
+    co_return std::nullopt;
   }
   s.identity = std::move(*identity);
   auto db_name = check_route(*s.identity.route, s.db_user, s.db_name);
   if (!db_name.ok()) {
     co_await refuse(db_name.error(), pg::sqlstate::kInvalidAuthorizationSpecification);
-    co_return;
+    co_return std::nullopt;
   }
   // PostgreSQL connects to the database named like the user when none is given.
   s.db_name = *db_name;
@@ -161,22 +178,22 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
   auto admission = co_await internal::run_blocking(ctx_.blocking, [&] { return ctx_.admit(s); });
   if (!admission.roles.ok()) {
     co_await refuse(admission.roles.error(), pg::sqlstate::kInvalidAuthorizationSpecification);
-    co_return;
+    co_return std::nullopt;
   }
   if (!admission.decision.allowed) {
     co_await refuse(access_denied(admission.decision.reason),
                     pg::sqlstate::kInvalidAuthorizationSpecification);
-    co_return;
+    co_return std::nullopt;
   }
   const auto& password = admission.password;
   if (!password.ok() && password.error().code != ErrorCode::kNotFound) {
     co_await refuse(password.error(), pg::sqlstate::kConnectionFailure);
-    co_return;
+    co_return std::nullopt;
   }
   auto tls = ctx_.upstream_tls.find(db->name);
   if (tls == ctx_.upstream_tls.end()) {
     co_await refuse(internal_error("no TLS settings for database " + db->name), pg::sqlstate::kInternalError);
-    co_return;
+    co_return std::nullopt;
   }
   CancelTarget cancel_target;
   cancel_target.upstream = *parse_host_port(db->uri);
@@ -196,25 +213,37 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
   auto connected = co_await connect_upstream(std::move(upstream_request));
   if (auto* failure = std::get_if<UpstreamFailure>(&connected)) {
     co_await refuse(failure->error, pg::sqlstate::kConnectionFailure, failure->server_error);
-    co_return;
+    co_return std::nullopt;
   }
-  auto upstream = std::move(std::get<UpstreamSession>(connected));
+  std::optional<Started> on(std::in_place);
+  on->upstream = std::move(std::get<UpstreamSession>(connected));
+  const UpstreamSession& upstream = on->upstream;
 
-  // The session is on: tell the client it is authenticated, then what the server said.
-  const TimePoint started = ctx_.clock.now();
-  ctx_.audit.emit(session_start_event(s, Status{}, started));
+  // The session is on: tell the client it is authenticated (run()), then what the server said.
+  on->started = ctx_.clock.now();
+  ctx_.audit.emit(session_start_event(s, Status{}, on->started));
   log::info("db", "session started",
             {field("db", s.db.name), field("user", s.identity.username), field("db_user", s.db_user),
              field("db_name", s.db_name), field("sid", s.sid)});
-  std::string hello;
+  std::string& hello = on->hello;
   auto options = protocol_options(client_startup);
   if (client_startup.protocol_minor() > 0 || !options.empty())
     hello += pg::encode_negotiate_protocol_version(0, options);
   hello += pg::encode_authentication_ok();
   hello += upstream.to_client;
+  std::string().swap(on->upstream.to_client);
 
+  on->info = std::move(s);
+  co_return std::move(on);
+}
+
+asio::awaitable<void> PostgresEngine::run(Started& on, ClientConn& conn,
+                                          internal::SessionDeadline& deadline) {
+  const SessionInfo& s = on.info;
+  UpstreamSession& upstream = on.upstream;
   RelayEnd end = RelayEnd::kClientClosed;
-  if (auto sent = co_await write_bytes(conn.stream, hello); sent.ok()) {
+  if (auto sent = co_await write_bytes(conn.stream, on.hello); sent.ok()) {
+    std::string().swap(on.hello);
     const SessionEventFields event_fields(s);
     QueryAuditor auditor([&](std::string_view query, std::vector<std::string> parameters) {
       ctx_.audit.emit(session_query_event(event_fields, query, parameters, ctx_.clock.now()));
@@ -232,11 +261,10 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
         encode_fatal(pg::sqlstate::kAdminShutdown, "the database agent is shutting down; connect again"));
   boost::system::error_code ignored;
   upstream.stream->next_layer().close(ignored);
-  ctx_.audit.emit(session_end_event(s, started, ctx_.clock.now()));
+  ctx_.audit.emit(session_end_event(s, on.started, ctx_.clock.now()));
   log::info("db", "session ended",
             {field("db", s.db.name), field("user", s.identity.username), field("db_user", s.db_user),
              field("db_name", s.db_name), field("sid", s.sid), field("reason", relay_end_name(end))});
-  co_await close_stream(*client);
 }
 
 }  // namespace tp::db

@@ -10,11 +10,20 @@
 //   5. relay until either side closes or the certificate expires.
 #pragma once
 
+#include <optional>
+
 #include "db/agent_context.h"
 #include "db/engine.h"
 #include "db/postgres/cancel_registry.h"
 
 namespace tp::db {
+
+namespace internal {
+class SessionDeadline;
+}
+namespace pg_internal {
+struct ClientConn;
+}
 
 class PostgresEngine final : public Engine {
  public:
@@ -28,6 +37,15 @@ class PostgresEngine final : public Engine {
   CancelRegistry& cancels() { return cancels_; }
 
  private:
+  struct Started;  // engine.cc
+  boost::asio::awaitable<void> serve_cancel_dial(const tunnel::DialRequest& request);
+  // Steps 1-4; the client has had its answer when it returns nothing.
+  boost::asio::awaitable<std::optional<Started>> start(const tunnel::DialRequest& request,
+                                                       pg_internal::ClientConn& conn);
+  // Step 5, and the session's end.
+  boost::asio::awaitable<void> run(Started& started, pg_internal::ClientConn& conn,
+                                   internal::SessionDeadline& deadline);
+
   AgentContext& ctx_;
   CancelRegistry cancels_;
 };
