@@ -145,7 +145,8 @@ asio::awaitable<Startup> read_startup(Stream& stream, PgClient& client) {
 template <class Stream>
 asio::awaitable<void> route(Stream& stream, PgClient& client, Startup& startup) {
   const std::string protocol = "postgres";
-  co_await route_and_relay(*client.state, stream, client.peer, protocol, std::move(startup.initial), client.addr);
+  co_await route_and_relay(*client.state, stream, client.peer, protocol, std::move(startup.initial),
+                           client.addr);
 }
 
 // One coroutine per client. The start-up phase runs in read_startup's frames, gone once the session is
