@@ -71,11 +71,32 @@ mysql::ErrPacket upstream_err(const UpstreamFailure& failure) {
 
 }  // namespace
 
+// A session that passed its checks and logged in upstream: what it holds while it relays.
+struct MysqlEngine::Started {
+  SessionInfo info;
+  MysqlClientHello hello;
+  std::string client_pending;  // client bytes read past its handshake response
+  UpstreamSession upstream;
+  std::vector<Role> roles;  // the user's roles, for a change of database
+  TimePoint started;
+};
+
+// A session's coroutines. GCC keeps every local of a coroutine, and every temporary of its co_await
+// expressions, in the coroutine's frame for as long as it runs; so the login runs in start(), whose
+// frame is gone once the session is on, and serve() keeps only what the relay needs.
 asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
                                          std::unique_ptr<net::TlsStream> client) {
   auto executor = co_await asio::this_coro::executor;
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
+  std::optional<Started> started = co_await start(request, *client);
+  request = tunnel::DialRequest();  // the certificate and the rest: nothing the relay needs
+  if (started) co_await run(*started, *client, deadline);
+}
+
+asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::DialRequest& request,
+                                                                        net::TlsStream& client_stream) {
+  net::TlsStream* client = &client_stream;
   const Database* db = ctx_.find_database(request.db_name);
   const bool handoff = !request.initial_data.empty();
 
@@ -117,12 +138,12 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
 
   if (!db) {
     co_await refuse(not_found("database \"" + request.db_name + "\" is not served by this agent"));
-    co_return;
+    co_return std::nullopt;
   }
   if (!received.ok()) {
     // Nobody to answer when the client went away; otherwise tell it what was wrong.
     co_await refuse(received.error().wrap("MySQL handshake"));
-    co_return;
+    co_return std::nullopt;
   }
 
   // 2. Who the client is, and whether the route and the roles let it in.
@@ -130,23 +151,23 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
       verify_client_identity(request.client_cert_pem, ctx_.user_cas(), *db, "mysql", ctx_.clock.now());
   if (!identity.ok()) {
     co_await refuse(identity.error());
-    co_return;
+    co_return std::nullopt;
   }
   s.identity = std::move(*identity);
   auto db_name = check_route(*s.identity.route, s.db_user, s.db_name);
   if (!db_name.ok()) {
     co_await refuse(db_name.error());
-    co_return;
+    co_return std::nullopt;
   }
   s.db_name = *db_name;  // MySQL sessions may start without a database
   auto admission = co_await internal::run_blocking(ctx_.blocking, [&] { return ctx_.admit(s); });
   if (!admission.roles.ok()) {
     co_await refuse(admission.roles.error());
-    co_return;
+    co_return std::nullopt;
   }
   if (!admission.decision.allowed) {
     co_await refuse(access_denied(admission.decision.reason));
-    co_return;
+    co_return std::nullopt;
   }
 
   // 3. The real server.
@@ -154,12 +175,12 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   // No password is fine for an account without one; an IAM database always needs its token.
   if (!password.ok() && (password.error().code != ErrorCode::kNotFound || db->iam_auth())) {
     co_await refuse(password.error());
-    co_return;
+    co_return std::nullopt;
   }
   auto tls = ctx_.upstream_tls.find(db->name);
   if (tls == ctx_.upstream_tls.end()) {
     co_await refuse(internal_error("no TLS settings for database " + db->name));
-    co_return;
+    co_return std::nullopt;
   }
   MysqlUpstreamLoginRequest login;
   login.db_service = db->name;
@@ -178,22 +199,37 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   if (auto* failure = std::get_if<UpstreamFailure>(&connected)) {
     const mysql::ErrPacket err = upstream_err(*failure);
     co_await refuse(failure->error, &err);
-    co_return;
+    co_return std::nullopt;
   }
-  auto upstream = std::move(std::get<UpstreamSession>(connected));
+  std::optional<Started> on(std::in_place);
+  on->upstream = std::move(std::get<UpstreamSession>(connected));
+  const UpstreamSession& upstream = on->upstream;
 
   // 4. The session is on.
-  const TimePoint started = ctx_.clock.now();
-  ctx_.audit.emit(session_start_event(s, Status{}, started));
+  on->started = ctx_.clock.now();
+  ctx_.audit.emit(session_start_event(s, Status{}, on->started));
   log::info("db", "mysql session started",
             {field("db", s.db.name), field("user", s.identity.username), field("db_user", s.db_user),
              field("db_name", s.db_name), field("sid", s.sid),
              field("server_thread_id", std::to_string(upstream.connection_id)),
              field("entry", hello.native_handoff ? "native listener" : "tls routing")});
 
+  on->info = std::move(s);
+  on->hello = std::move(hello);
+  on->client_pending = std::move(client_pending);
+  on->roles = std::move(*admission.roles);
+  co_return std::move(on);
+}
+
+asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client_stream,
+                                       internal::SessionDeadline& deadline) {
+  net::TlsStream* client = &client_stream;
+  SessionInfo& s = on.info;
+  const MysqlClientHello& hello = on.hello;
+  UpstreamSession& upstream = on.upstream;
+  const std::vector<Role>& session_roles = on.roles;
   RelayEnd end = RelayEnd::kClientClosed;
   std::string detail;
-  const std::vector<Role> session_roles = std::move(*admission.roles);
   if (auto sent = co_await write_bytes(*client, encode_client_auth_ok(hello, upstream.ok.status_flags));
       sent.ok()) {
     SessionEventFields event_fields(s);
@@ -215,8 +251,8 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
       return {};
     };
     deadline.arm(s.identity.expires);
-    RelayParts parts{*client, std::move(client_pending), *upstream.stream, deadline,
-                     auditor, hello.capabilities,        allowed_database, &detail};
+    RelayParts parts{*client, std::move(on.client_pending), *upstream.stream, deadline,
+                     auditor, hello.capabilities,           allowed_database, &detail};
     end = co_await relay(std::move(parts));
   }
 
@@ -243,7 +279,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   }
   co_await close_stream(*upstream.stream);
   co_await close_stream(*client);
-  ctx_.audit.emit(session_end_event(s, started, ctx_.clock.now()));
+  ctx_.audit.emit(session_end_event(s, on.started, ctx_.clock.now()));
   log::info("db", "mysql session ended",
             {field("db", s.db.name), field("user", s.identity.username), field("db_user", s.db_user),
              field("db_name", s.db_name), field("sid", s.sid), field("reason", relay_end_name(end)),

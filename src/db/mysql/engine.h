@@ -11,10 +11,16 @@
 //      statements and refusing COM_CHANGE_USER and disallowed COM_INIT_DB.
 #pragma once
 
+#include <optional>
+
 #include "db/agent_context.h"
 #include "db/engine.h"
 
 namespace tp::db {
+
+namespace internal {
+class SessionDeadline;
+}
 
 class MysqlEngine final : public Engine {
  public:
@@ -24,6 +30,14 @@ class MysqlEngine final : public Engine {
                                      std::unique_ptr<net::TlsStream> client) override;
 
  private:
+  struct Started;  // engine.cc
+  // The connection phase, the checks and the upstream login; the client has had its answer when it
+  // returns nothing.
+  boost::asio::awaitable<std::optional<Started>> start(tunnel::DialRequest& request, net::TlsStream& client);
+  // The relay and the session's end.
+  boost::asio::awaitable<void> run(Started& started, net::TlsStream& client,
+                                   internal::SessionDeadline& deadline);
+
   AgentContext& ctx_;
 };
 
