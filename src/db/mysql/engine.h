@@ -1,6 +1,7 @@
 // The MySQL / MariaDB engine (issue 5, DESIGN sections 2 and 6), for databases with
 // `protocol: mysql` (RDS MySQL, Aurora MySQL, RDS MariaDB, self-hosted). One coroutine per
-// session, in the order a reader expects:
+// session (serve), which runs steps 1-4 in start() and step 5 in run(), so the login's state is
+// gone while the session relays; in the order a reader expects:
 //   1. the client's connection phase: greet it and read its HandshakeResponse41 (TLS routing), or
 //      take both from the proxy's native-listener handoff (client_handshake.h);
 //   2. verify the client certificate and its route against the response's user and database;

@@ -1,5 +1,6 @@
 // The PostgreSQL engine (issue 4, DESIGN sections 2 and 6). One coroutine per
-// session, in the order a reader expects:
+// session (serve), which runs steps 1-4 in start() and step 5 in run(), so the
+// login's state is gone while the session relays; in the order a reader expects:
 //   1. read the client's startup (SSLRequest/GSSENCRequest refused with 'N',
 //      CancelRequest handled, StartupMessage kept);
 //   2. verify the client certificate and its route against the startup;
