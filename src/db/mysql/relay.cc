@@ -152,24 +152,14 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
 
 // One direction, then cancel_pending: the other direction's reads, waits and writes take no
 // cancellation slot (its timer waits do, and `||` ends those).
-asio::awaitable<RelayEnd> client_side(Shared& s) {
+template <asio::awaitable<RelayEnd> (*kDirection)(Shared&)>
+asio::awaitable<RelayEnd> then_stop_the_other(Shared& s) {
   try {
-    RelayEnd end = co_await client_to_server(s);
+    RelayEnd end = co_await kDirection(s);
     net::cancel_pending(s.parts.client, s.parts.upstream);
     co_return end;
   } catch (...) {
     net::cancel_pending(s.parts.client, s.parts.upstream);
-    throw;
-  }
-}
-
-asio::awaitable<RelayEnd> server_side(Shared& s) {
-  try {
-    RelayEnd end = co_await server_to_client(s);
-    net::cancel_pending(s.parts.upstream, s.parts.client);
-    co_return end;
-  } catch (...) {
-    net::cancel_pending(s.parts.upstream, s.parts.client);
     throw;
   }
 }
@@ -180,7 +170,8 @@ asio::awaitable<RelayEnd> relay(RelayParts parts) {
   // No co_await inside the initializer: GCC 12 destroys temporaries of such an initializer too early.
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   Shared s(parts, executor);
-  auto outcome = co_await (client_side(s) || server_side(s));
+  auto outcome =
+      co_await (then_stop_the_other<client_to_server>(s) || then_stop_the_other<server_to_client>(s));
   co_return outcome.index() == 0 ? std::get<0>(outcome) : std::get<1>(outcome);
 }
 
