@@ -95,8 +95,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
 }
 
 asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::DialRequest& request,
-                                                                        net::TlsStream& client_stream) {
-  net::TlsStream* client = &client_stream;
+                                                                        net::TlsStream& client) {
   const Database* db = ctx_.find_database(request.db_name);
   const bool handoff = !request.initial_data.empty();
 
@@ -109,7 +108,7 @@ asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::
   } else if (db) {
     auto greeting =
         make_client_greeting(db->mysql_server_version, greeting_connection_id(ctx_.rng), ctx_.rng);
-    received = co_await greet_client(*client, greeting, client_pending);
+    received = co_await greet_client(client, greeting, client_pending);
   }
   if (received.ok()) hello = std::move(*received);
 
@@ -132,8 +131,8 @@ asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::
                 field("db_name", s.db_name), field("sid", s.sid), field("error", e.message)});
     if (audited) ctx_.audit.emit(session_start_event(s, e, ctx_.clock.now()));
     const std::string answer = encode_client_error(hello, err ? *err : err_packet_for(e));
-    (void)co_await write_bytes(*client, answer);
-    co_await close_stream(*client);
+    (void)co_await write_bytes(client, answer);
+    co_await close_stream(client);
   };
 
   if (!db) {
@@ -221,16 +220,15 @@ asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::
   co_return std::move(on);
 }
 
-asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client_stream,
+asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client,
                                        internal::SessionDeadline& deadline) {
-  net::TlsStream* client = &client_stream;
   SessionInfo& s = on.info;
   const MysqlClientHello& hello = on.hello;
   UpstreamSession& upstream = on.upstream;
   const std::vector<Role>& session_roles = on.roles;
   RelayEnd end = RelayEnd::kClientClosed;
   std::string detail;
-  if (auto sent = co_await write_bytes(*client, encode_client_auth_ok(hello, upstream.ok.status_flags));
+  if (auto sent = co_await write_bytes(client, encode_client_auth_ok(hello, upstream.ok.status_flags));
       sent.ok()) {
     SessionEventFields event_fields(s);
     MysqlQueryAuditor auditor(
@@ -251,7 +249,7 @@ asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client_strea
       return {};
     };
     deadline.arm(s.identity.expires);
-    RelayParts parts{*client, std::move(on.client_pending), *upstream.stream, deadline,
+    RelayParts parts{client,  std::move(on.client_pending), *upstream.stream, deadline,
                      auditor, hello.capabilities,           allowed_database, &detail};
     end = co_await relay(std::move(parts));
   }
@@ -267,7 +265,7 @@ asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client_strea
       err.message = "the database agent is shutting down; connect again";
     }
     // Sequence id 1: the answer to the command the client may be waiting on.
-    (void)co_await write_bytes(*client,
+    (void)co_await write_bytes(client,
                                mysql::encode_packet(mysql::encode_err_packet(err, hello.capabilities), 1));
   }
   if (end != RelayEnd::kServerClosed && end != RelayEnd::kServerProtocolError) {
@@ -278,7 +276,7 @@ asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client_strea
       (void)co_await write_bytes(*upstream.stream, mysql::encode_packet(*bytes, 0));
   }
   co_await close_stream(*upstream.stream);
-  co_await close_stream(*client);
+  co_await close_stream(client);
   ctx_.audit.emit(session_end_event(s, on.started, ctx_.clock.now()));
   log::info("db", "mysql session ended",
             {field("db", s.db.name), field("user", s.identity.username), field("db_user", s.db_user),
