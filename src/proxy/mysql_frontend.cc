@@ -201,6 +201,7 @@ asio::awaitable<void> serve_mysql_native(std::shared_ptr<ProxyState> state, net:
     std::string session_id;
     auto agent = co_await open_database_stream(*state, login.peer, "mysql", login.handoff, login.client_addr,
                                                session_id);
+    release(login.peer);  // the certificate: nothing the relay needs
     if (!agent.ok()) {
       log::info("proxy", "database connection refused",
                 {{"protocol", "mysql"}, {"client", login.client_addr}, {"error", agent.error().message}});

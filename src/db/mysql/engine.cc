@@ -90,7 +90,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
   std::optional<Started> started = co_await start(request, *client);
-  request = tunnel::DialRequest();  // the certificate and the rest: nothing the relay needs
+  tunnel::release(request);  // the certificate and the rest: nothing the relay needs
   if (started) co_await run(*started, *client, deadline);
 }
 

@@ -87,7 +87,7 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
   } else {
     ClientConn conn{*client, std::move(request.initial_data)};
     std::optional<Started> started = co_await start(request, conn);
-    request = tunnel::DialRequest();  // the certificate and the rest: nothing the relay needs
+    tunnel::release(request);  // the certificate and the rest: nothing the relay needs
     if (started) co_await run(*started, conn, deadline);
   }
   co_await close_stream(*client);

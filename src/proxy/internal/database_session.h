@@ -9,12 +9,14 @@
 
 namespace tp::proxy::internal {
 
+// Releases `peer` once the agent is dialled: the relay does not need the certificate.
 template <class Stream>
-asio::awaitable<void> route_and_relay(ProxyState& state, Stream& client, const PeerCert& peer,
+asio::awaitable<void> route_and_relay(ProxyState& state, Stream& client, PeerCert& peer,
                                       const std::string& protocol, std::string initial_data,
                                       const std::string& client_addr) {
   std::string session_id;
   auto agent = co_await open_database_stream(state, peer, protocol, std::move(initial_data), client_addr, session_id);
+  release(peer);
   if (!agent.ok()) {
     log::info("proxy", "database connection refused",
               {{"protocol", protocol}, {"client", client_addr}, {"error", agent.error().message}});

@@ -96,5 +96,22 @@ TEST_F(PeerCertTest, GarbageIsNotATeleportCertificate) {
   EXPECT_EQ(p.error->code, ErrorCode::kUnauthenticated);
 }
 
+// A routed session keeps its PeerCert for as long as it relays; releasing it once the agent is
+// dialled must give back the certificate's buffer and the identity's, not only empty them.
+TEST_F(PeerCertTest, ReleaseGivesBackTheCertificateAndTheIdentity) {
+  PeerCert p = verify(sign(user_ca_, IdentityKind::kUser, {"access", "db-readers"}));
+  ASSERT_TRUE(p.identity.has_value());
+  ASSERT_GT(p.pem.capacity(), 500u);
+  release(p);
+  const std::string empty;  // what a string with no buffer of its own can hold
+  EXPECT_LE(p.pem.capacity(), empty.capacity()) << "the certificate's buffer is still held";
+  EXPECT_FALSE(p.presented());
+  if (p.identity) {  // moved from: nothing left in it
+    EXPECT_EQ(p.identity->roles.capacity(), 0u);
+    EXPECT_TRUE(p.identity->traits.empty());
+    EXPECT_LE(p.identity->username.capacity(), empty.capacity());
+  }
+}
+
 }  // namespace
 }  // namespace tp::proxy

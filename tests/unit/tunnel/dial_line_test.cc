@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tunnel/tunnel.h"
+
 namespace tp::tunnel {
 namespace {
 
@@ -77,6 +79,25 @@ TEST(ErrorCodeNames, RoundTrip) {
        {ErrorCode::kNotFound, ErrorCode::kAccessDenied, ErrorCode::kUnavailable, ErrorCode::kExpired})
     EXPECT_EQ(error_code_from_name(error_code_name(c)), c);
   EXPECT_EQ(error_code_from_name("bogus"), ErrorCode::kInternal);
+}
+
+// A session keeps its dial request's coroutine frame for its whole life; releasing the request
+// must give back the strings' buffers, the user's certificate above all, not only empty them.
+TEST(DialRequestRelease, GivesBackEveryStringsBuffer) {
+  DialRequest r;
+  r.db_name = std::string(100, 'd');
+  r.protocol = std::string(100, 'p');
+  r.client_cert_pem = std::string(1000, 'c');
+  r.client_addr = std::string(100, 'a');
+  r.session_id = std::string(100, 's');
+  r.initial_data = std::string(1000, 'i');
+  release(r);
+  const std::string empty;  // what a string with no buffer of its own can hold
+  for (const std::string* field : {&r.kind, &r.db_name, &r.protocol, &r.client_cert_pem, &r.client_addr,
+                                   &r.session_id, &r.initial_data}) {
+    EXPECT_TRUE(field->empty());
+    EXPECT_LE(field->capacity(), empty.capacity()) << "a released request still holds a buffer";
+  }
 }
 
 }  // namespace
