@@ -31,7 +31,15 @@ struct Handshake {
   bool client_resumed = false;
   bool server_resumed = false;
   std::string server_saw;  // the client certificate the server's connection carries
+  int tickets = 0;         // NewSessionTicket messages the client received
 };
+
+// Counts the NewSessionTicket messages a client receives (the message callback's `arg`: an int).
+void count_tickets(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+  if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_NEWSESSION_TICKET)
+    ++*static_cast<int*>(arg);
+}
 
 class TlsResumptionTest : public ::testing::Test {
  protected:
@@ -72,6 +80,8 @@ class TlsResumptionTest : public ::testing::Test {
     TlsStream client(std::move(client_socket), client_ctx);
     TlsStream server(acceptor.accept(), *server_ctx_);
     offer_remembered_session(client.native_handle());
+    SSL_set_msg_callback(client.native_handle(), count_tickets);
+    SSL_set_msg_callback_arg(client.native_handle(), &out.tickets);
     if (alpn) {
       std::string wire = static_cast<char>(alpn->size()) + *alpn;
       SSL_set_alpn_protos(client.native_handle(), reinterpret_cast<const unsigned char*>(wire.data()),
@@ -113,12 +123,15 @@ TEST_F(TlsResumptionTest, AClientResumesTheSessionOfItsLastFullHandshake) {
   ASSERT_TRUE(first.ok);
   EXPECT_FALSE(first.server_resumed);
   EXPECT_FALSE(first.client_resumed);
+  EXPECT_EQ(first.tickets, 1);
 
   for (int i = 0; i < 3; ++i) {
     Handshake next = connect(*client_ctx);
     ASSERT_TRUE(next.ok);
     EXPECT_TRUE(next.server_resumed) << "connection " << i + 2;
     EXPECT_TRUE(next.client_resumed) << "connection " << i + 2;
+    // Its ticket would go unused, and the client would hold it for the connection's life.
+    EXPECT_EQ(next.tickets, 0) << "connection " << i + 2;
     // The server still learns who connected: the certificate comes back from the ticket.
     EXPECT_EQ(next.server_saw, first.server_saw);
     auto identity = identity_from_cert_pem(next.server_saw);
@@ -173,6 +186,7 @@ TEST_F(TlsResumptionTest, ATicketFromAnotherServerContextFallsBackToAFullHandsha
   ASSERT_TRUE(second.ok);
   EXPECT_FALSE(second.server_resumed);
   EXPECT_FALSE(second.client_resumed);
+  EXPECT_EQ(second.tickets, 1) << "a resumption that fell back to a full handshake gets a ticket";
   // That full handshake's ticket is the one kept now.
   Handshake third = connect(*client_ctx);
   ASSERT_TRUE(third.ok);
