@@ -201,12 +201,11 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
   return 0;
 }
 
-// A resumed connection gets no ticket. Both ends would ignore it: the store keeps only full
-// handshakes' sessions, and the client goes on offering the ticket of its last full handshake. The
-// client would still hold it, about 1.3 KiB per tunnel connection for as long as the session it carries.
-// Decided when the client's Finished has been read, just before OpenSSL chooses between sending
-// tickets and ending the handshake: whether the connection resumed is settled by then, so a
-// resumption that fell back to a full handshake still gets its ticket.
+// A resumed connection gets no ticket. Both ends would ignore it, after making and parsing it on
+// every new session: the store keeps only full handshakes' sessions, and the client goes on offering
+// the ticket of its last full handshake. Decided when the client's Finished has been read, just before
+// OpenSSL chooses between sending tickets and ending the handshake: whether the connection resumed is settled
+// by then, so a resumption that fell back to a full handshake still gets its ticket.
 void no_ticket_when_resumed(const SSL* ssl, int where, int) {
   if ((where & SSL_CB_ACCEPT_LOOP) && SSL_get_state(ssl) == TLS_ST_SR_FINISHED &&
       SSL_session_reused(ssl) == 1)

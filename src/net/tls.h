@@ -51,10 +51,10 @@ void no_resumption(ssl::context& ctx);
 // check that certificate on every connection, as the proxy's verify_peer does.
 //
 // Server side: a TLS 1.3 connection whose ClientHello offers `alpn` as its only ALPN protocol
-// (every connection, when `alpn` is empty) may resume with a session ticket, and gets one, valid for
-// `lifetime`, when it made a full handshake; any other connection gets no ticket and cannot resume. Tickets are stateful:
-// only a session id travels, and the sessions of full handshakes (at most 1024) stay in the
-// context, their peer certificates decoded once.
+// (every connection, when `alpn` is empty) may resume with a session ticket, and gets one, valid
+// for `lifetime`, when it made a full handshake; any other connection gets no ticket and cannot
+// resume. Tickets are stateful: only a session id travels, and the sessions of full handshakes (at
+// most 1024) stay in the context, their peer certificates decoded once.
 void resume_sessions_for(ssl::context& ctx, const std::string& alpn, std::chrono::seconds lifetime);
 // Client side: keeps the session of the last full handshake made with `ctx` (the server's ticket
 // arrives after the handshake, on the connection's first read) for up to `lifetime`. Tickets from
