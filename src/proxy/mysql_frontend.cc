@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/release.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/handshake.h"
 #include "protocol/mysql/packet.h"

@@ -6,7 +6,6 @@
 
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -22,12 +21,6 @@ struct PeerCert {
 
   bool presented() const { return !pem.empty(); }
 };
-
-// Frees what `peer` holds, for a session that no longer needs it once its agent is dialled. (Assigning
-// an empty PeerCert would not: a std::string assigned a short string keeps its buffer.)
-inline void release(PeerCert& peer) {
-  PeerCert gone = std::move(peer);
-}
 
 // Verifies against the CA that must have signed this kind of identity: user certificates (and
 // database certificates) against the user CA, host certificates against the host CA, so a

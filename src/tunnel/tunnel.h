@@ -60,12 +60,6 @@ struct DialRequest {
   static Result<DialRequest> from_json(const nlohmann::json& j);
 };
 
-// Frees what a request holds, for a session that no longer needs it. Assigning an empty request
-// would not: a std::string assigned a short string keeps its buffer, here the ~1 KiB certificate.
-inline void release(DialRequest& request) {
-  DialRequest gone = std::move(request);
-}
-
 // Proxy side: holds the idle connections agents dialled in.
 class TunnelServer {
  public:

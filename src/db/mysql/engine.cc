@@ -4,6 +4,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "common/log.h"
+#include "common/release.h"
 #include "db/host_identity.h"
 #include "db/internal/blocking.h"
 #include "db/mysql/client_handshake.h"
@@ -90,7 +91,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
   std::optional<Started> started = co_await start(request, *client);
-  tunnel::release(request);  // the certificate and the rest: nothing the relay needs
+  release(request);  // the certificate and the rest: nothing the relay needs
   if (started) co_await run(*started, *client, deadline);
 }
 

@@ -1,6 +1,7 @@
 #include "db/postgres/engine.h"
 
 #include "common/log.h"
+#include "common/release.h"
 #include "db/host_identity.h"
 #include "db/internal/blocking.h"
 #include "db/postgres/internal/session_io.h"
@@ -87,7 +88,7 @@ asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
   } else {
     ClientConn conn{*client, std::move(request.initial_data)};
     std::optional<Started> started = co_await start(request, conn);
-    tunnel::release(request);  // the certificate and the rest: nothing the relay needs
+    release(request);  // the certificate and the rest: nothing the relay needs
     if (started) co_await run(*started, conn, deadline);
   }
   co_await close_stream(*client);

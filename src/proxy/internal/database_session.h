@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/log.h"
+#include "common/release.h"
 #include "proxy/client_errors.h"
 #include "proxy/internal/frontends.h"
 #include "proxy/internal/streams.h"

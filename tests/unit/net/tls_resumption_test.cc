@@ -130,7 +130,7 @@ TEST_F(TlsResumptionTest, AClientResumesTheSessionOfItsLastFullHandshake) {
     ASSERT_TRUE(next.ok);
     EXPECT_TRUE(next.server_resumed) << "connection " << i + 2;
     EXPECT_TRUE(next.client_resumed) << "connection " << i + 2;
-    // Its ticket would go unused, and the client would hold it for the connection's life.
+    // Neither end would use its ticket.
     EXPECT_EQ(next.tickets, 0) << "connection " << i + 2;
     // The server still learns who connected: the certificate comes back from the ticket.
     EXPECT_EQ(next.server_saw, first.server_saw);

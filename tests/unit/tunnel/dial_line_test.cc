@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/release.h"
 #include "tunnel/tunnel.h"
 
 namespace tp::tunnel {
@@ -93,9 +94,12 @@ TEST(DialRequestRelease, GivesBackEveryStringsBuffer) {
   r.initial_data = std::string(1000, 'i');
   release(r);
   const std::string empty;  // what a string with no buffer of its own can hold
+  EXPECT_EQ(r.kind, kDialDatabase);  // a fresh request
   for (const std::string* field : {&r.kind, &r.db_name, &r.protocol, &r.client_cert_pem, &r.client_addr,
                                    &r.session_id, &r.initial_data}) {
-    EXPECT_TRUE(field->empty());
+    if (field != &r.kind) {
+      EXPECT_TRUE(field->empty());
+    }
     EXPECT_LE(field->capacity(), empty.capacity()) << "a released request still holds a buffer";
   }
 }
