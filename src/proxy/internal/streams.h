@@ -5,6 +5,8 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -13,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <new>
 #include <string>
 #include <type_traits>
 
@@ -65,49 +68,112 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
   co_return !ec && n == bytes.size();
 }
 
-// Copies from -> to until either side fails or closes.
-template <class From, class To>
-asio::awaitable<void> copy_stream(From& from, To& to) {
-  ReadBuffer buffer(kIdleReadSize, kRelayBufferSize);
-  while (true) {
+// Both directions of the relay, as callback loops in one allocation. Coroutines, one per direction
+// awaited with `||`, held ~3.5 KiB of frames per session while it was quiet: two co_spawn'd
+// coroutines with the awaitable thread of each, the operator's own frame and its parallel group's
+// state (heaptrack, the proxy with 200 idle sessions). This holds the two directions' state and the
+// handler in ~200 bytes.
+//
+// Each direction reads, then writes what it read before it reads again. The direction that ends
+// first (its peer closed, or an error) cancels what the other has pending on both sockets; one
+// caught between two operations sees `stopped_` before it starts the next. The handler runs once
+// both have ended, so the streams and the buffers are no longer in use.
+template <class A, class B, class Handler>
+class RelayOp {
+ public:
+  static void start(A& a, B& b, Handler handler) {
+    auto* op = new RelayOp(a, b, std::move(handler));
+    auto slot = asio::get_associated_cancellation_slot(op->handler_);
+    if (slot.is_connected()) slot.assign([op](asio::cancellation_type) { op->stop(); });
+    op->next(op->a_to_b_);
+    op->next(op->b_to_a_);
+  }
+
+ private:
+  template <class From, class To>
+  struct Direction {
+    From& from;
+    To& to;
+    ReadBuffer buffer{kIdleReadSize, kRelayBufferSize};
+  };
+
+  RelayOp(A& a, B& b, Handler handler) : a_to_b_{a, b}, b_to_a_{b, a}, handler_(std::move(handler)) {}
+
+  template <class From, class To>
+  void next(Direction<From, To>& d) {
+    if (stopped_) return ended();
     if constexpr (net::WaitReadable<From>) {
-      if (buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
-        buffer.release();
-        auto [wec] = co_await net::async_wait_readable(from, net::without_cancellation());
-        if (wec) co_return;
+      if (d.buffer.quiet()) {  // wait without a buffer; a stream of records reads on at once
+        d.buffer.release();
+        net::async_wait_readable(d.from, [this, &d](boost::system::error_code ec) {
+          if (ec || stopped_) return ended();
+          read(d);
+        });
+        return;
       }
     }
-    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                                  net::without_cancellation());
-    if (n > 0) {
-      auto [wec, written] =
-          co_await asio::async_write(to, asio::buffer(buffer.data(), n), net::without_cancellation());
-      if (wec) co_return;
+    read(d);
+  }
+
+  template <class From, class To>
+  void read(Direction<From, To>& d) {
+    char* data = nullptr;
+    try {
+      data = d.buffer.data();
+    } catch (const std::bad_alloc&) {
+      return ended();
     }
-    if (rec) co_return;
-    buffer.used(n);
+    d.from.async_read_some(asio::buffer(data, d.buffer.size()),
+                           [this, &d](boost::system::error_code ec, size_t n) { write(d, ec, n); });
   }
+
+  // Passes on what a read brought, then goes on reading.
+  template <class From, class To>
+  void write(Direction<From, To>& d, boost::system::error_code read_error, size_t n) {
+    if (stopped_) return ended();
+    if (n == 0) return read_error ? ended() : next(d);
+    auto written = [this, &d, read_error, n](boost::system::error_code ec, size_t) {
+      if (ec || read_error) return ended();  // a read that failed after some bytes: they went first
+      d.buffer.used(n);
+      next(d);
+    };
+    asio::async_write(d.to, asio::buffer(d.buffer.data(), n), written);
+  }
+
+  // The first direction to end stops the other.
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    net::cancel_pending(a_to_b_.from, b_to_a_.from);
+  }
+
+  void ended() {
+    stop();
+    if (--running_ > 0) return;
+    asio::get_associated_cancellation_slot(handler_).clear();
+    Handler handler = std::move(handler_);
+    delete this;
+    std::move(handler)();
+  }
+
+  Direction<A, B> a_to_b_;
+  Direction<B, A> b_to_a_;
+  Handler handler_;
+  int running_ = 2;
+  bool stopped_ = false;
+};
+
+// Relays between a and b until either side fails or closes; completes once both directions have
+// ended. Cancelling it stops both.
+template <class A, class B, class Token>
+auto async_relay(A& a, B& b, Token&& token) {
+  return asio::async_initiate<Token, void()>(
+      [&a, &b](auto handler) { RelayOp<A, B, decltype(handler)>::start(a, b, std::move(handler)); }, token);
 }
 
-// One direction of the relay: copies, then cancels whatever the other direction is waiting for on
-// either stream. The copy's operations take no cancellation slot, so `||` alone could not stop the
-// other direction while it waits (net/relay_ops.h says why, and how this stops it instead).
-template <class From, class To>
-asio::awaitable<void> transfer(From& from, To& to) {
-  try {
-    co_await copy_stream(from, to);
-    net::cancel_pending(from, to);
-  } catch (...) {
-    net::cancel_pending(from, to);
-    throw;
-  }
-}
-
-// Both directions at once; when one ends, the other is cancelled (STYLE: "relay = two transfer
-// coroutines awaited with ||"; transfer says how).
 template <class A, class B>
 asio::awaitable<void> relay(A& a, B& b) {
-  co_await (transfer(a, b) || transfer(b, a));
+  return async_relay(a, b, asio::use_awaitable);
 }
 
 // Ends a stream politely: TLS close_notify (bounded), then the TCP shutdown.
