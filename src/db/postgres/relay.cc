@@ -1,8 +1,8 @@
 // The relay between client and server (DESIGN section 6): two transfer
-// coroutines awaited with ||, so when one side closes the other is cancelled.
+// coroutines, the client's in the relay's own coroutine and the server's spawned
+// beside it (net::first_to_end); when one side closes the other is stopped.
 // Each direction holds one bounded buffer and writes before it reads again:
 // a slow reader stops the other side's reads (back-pressure), memory stays flat.
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 
 #include "common/read_buffer.h"
@@ -15,7 +15,6 @@
 namespace tp::db::pg_internal {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -25,8 +24,10 @@ namespace {
 constexpr size_t kServerChunk = 64 * 1024;
 constexpr size_t kClientChunk = 16 * 1024;
 
+// Runs in the relay's own coroutine, which nothing cancels: it checks `stopped` (the server side
+// ended) before each operation.
 asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& upstream,
-                                           QueryAuditor& auditor) {
+                                           QueryAuditor& auditor, const bool& stopped) {
   pg::Decoder decoder(auditor);
   std::string& buffer = client.pending;
   ReadSizer sizer(kIdleReadSize, kClientChunk);
@@ -35,6 +36,7 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
       auto outcome = decoder.on_data(buffer, pg::Direction::kFrontend);
       if (outcome.status == pg::DecodeStatus::kError) co_return RelayEnd::kClientProtocolError;
       if (outcome.consumed > 0) {
+        if (stopped) co_return RelayEnd::kServerClosed;
         auto [ec, n] = co_await asio::async_write(upstream, asio::buffer(buffer.data(), outcome.consumed),
                                                   net::without_cancellation());
         if (ec) co_return RelayEnd::kServerClosed;
@@ -42,8 +44,10 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
       }
       if (auditor.terminated()) co_return RelayEnd::kClientClosed;
     }
+    if (stopped) co_return RelayEnd::kServerClosed;
     if (auto wec = co_await internal::wait_between_messages(client.stream, sizer, buffer); wec)
       co_return RelayEnd::kClientClosed;
+    if (stopped) co_return RelayEnd::kServerClosed;
     // Only messages the decoder inspects (queries, Parse, Bind) wait here whole;
     // everything else streams through in chunks.
     size_t old = buffer.size();
@@ -98,38 +102,17 @@ asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStr
   }
 }
 
-// One direction, then cancel_pending: the other direction's operations wait on a socket without a
-// cancellation slot.
-asio::awaitable<RelayEnd> client_side(ClientConn& client, net::TlsStream& upstream, QueryAuditor& auditor) {
-  try {
-    RelayEnd end = co_await client_to_server(client, upstream, auditor);
-    net::cancel_pending(client.stream, upstream);
-    co_return end;
-  } catch (...) {
-    net::cancel_pending(client.stream, upstream);
-    throw;
-  }
-}
-
-asio::awaitable<RelayEnd> server_side(net::TlsStream& upstream, net::TlsStream& client, std::string pending,
-                                      internal::SessionDeadline& deadline) {
-  try {
-    RelayEnd end = co_await server_to_client(upstream, client, std::move(pending), deadline);
-    net::cancel_pending(upstream, client);
-    co_return end;
-  } catch (...) {
-    net::cancel_pending(upstream, client);
-    throw;
-  }
-}
-
 }  // namespace
 
 asio::awaitable<RelayEnd> relay(ClientConn& client, net::TlsStream& upstream, std::string upstream_pending,
                                 internal::SessionDeadline& deadline, QueryAuditor& auditor) {
-  auto outcome = co_await (client_side(client, upstream, auditor) ||
-                           server_side(upstream, client.stream, std::move(upstream_pending), deadline));
-  co_return outcome.index() == 0 ? std::get<0>(outcome) : std::get<1>(outcome);
+  // The direction that ends first cancels what the other has pending on both sockets: their reads,
+  // waits and writes take no cancellation slot (net/relay_ops.h).
+  bool stopped = false;
+  auto stop_both = [&client, &upstream] { net::cancel_pending(client.stream, upstream); };
+  co_return co_await net::first_to_end(
+      client_to_server(client, upstream, auditor, stopped),
+      server_to_client(upstream, client.stream, std::move(upstream_pending), deadline), stopped, stop_both);
 }
 
 }  // namespace tp::db::pg_internal
