@@ -5,15 +5,18 @@ fix-and-measure loop the issue asks for when a target is missed.
     bench/profile conn        # pgbench -C -S -c 8 (connection setup)
     bench/profile copy        # one 256 MiB COPY ... TO STDOUT
     bench/profile idle        # 200 idle sessions: RSS and heap growth per session
+    bench/profile idle --heaptrack   # ... and what holds that memory, by owner
 
 It starts PostgreSQL and the project exactly as bench/run does, records `perf record --call-graph
 dwarf` of both processes during the load, and prints: CPU and context switches per unit of work,
 CPU by library, and the project's own functions by inclusive share. perf data stays in --out.
 """
 import argparse
+import collections
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +55,73 @@ def perf_summary(data, top):
     return by_dso, own
 
 
+HEAPTRACK_PRELOAD = Path("/usr/lib/heaptrack/libheaptrack_preload.so")
+HEAPTRACK_INTERPRET = Path("/usr/lib/heaptrack/libexec/heaptrack_interpret")
+
+
+def heaptrack_bin_dir(bin_dir, work, out):
+    """A bin dir whose `teleport start` runs under heaptrack's preload from its first allocation (so
+    that it sees Asio's aligned_alloc, which `heaptrack -p` misses), writing raw data to
+    out/raw.<pid>; tctl and tsh are the real ones."""
+    for f in (HEAPTRACK_PRELOAD, HEAPTRACK_INTERPRET):
+        if not f.exists():
+            raise SystemExit(f"bench/profile: {f} not found: apt-get install heaptrack")
+    real = Path(bin_dir).resolve()
+    d = work / "heaptrack-bin"
+    d.mkdir()
+    for name in ("tctl", "tsh"):
+        (d / name).symlink_to(real / name)
+    wrapper = d / "teleport"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = start ]; then\n'
+        f"  export LD_PRELOAD={HEAPTRACK_PRELOAD} DUMP_HEAPTRACK_OUTPUT={out}/raw.$$\n"
+        "fi\n"
+        f'exec {real / "teleport"} "$@"\n')
+    wrapper.chmod(0o755)
+    return d
+
+
+# The first frame (innermost first) that names the owner of an allocation: ours, or a coroutine of ours.
+_OWNER = re.compile(r"(tp::|serve|relay|route|transfer|client_to_server|server_to_client|accept_loop)")
+_OPENSSL = re.compile(r"(SSL_|ssl|tls_|CRYPTO_|EVP_|X509|OSSL|d2i_|ASN1|BN_|EC_|ossl)")
+
+
+def heap_owners(raw, sessions, top):
+    """Leaked bytes (held when the process was killed) per session: by kind (OpenSSL, Asio's
+    coroutine frames and operations, the rest) and by owning function. Start-up state is included,
+    spread over the sessions."""
+    data = raw.with_suffix(".heaptrack")
+    with open(raw, "rb") as src, open(data, "wb") as dst:
+        subprocess.run([str(HEAPTRACK_INTERPRET)], stdin=src, stdout=dst, stderr=subprocess.DEVNULL,
+                       check=True, timeout=600)
+    stacks = raw.with_suffix(".stacks")
+    subprocess.run(["heaptrack_print", "-f", str(data), "--print-leaks", "0", "--print-peaks", "0",
+                    "--print-allocators", "0", "--print-temporary", "0", "--flamegraph-cost-type", "leaked",
+                    "--print-flamegraph", str(stacks)], capture_output=True, check=True, timeout=600)
+    kinds, owners = collections.Counter(), collections.Counter()
+    for line in open(stacks):
+        stack, _, cost = line.rstrip().rpartition(" ")
+        if not cost.isdigit() or int(cost) == 0:
+            continue
+        frames = [f.split(" (")[0] for f in stack.split(";") if f]
+        at = next((i for i in range(len(frames) - 1, -1, -1) if _OWNER.match(frames[i])), None)
+        owner = frames[at] if at is not None else "(no project frame)"
+        inner = frames[at + 1:] if at is not None else frames
+        kind = "other"
+        if any("aligned_new" in f for f in frames):  # Asio allocates frames and operations there
+            kind = "Asio frames and operations"
+        elif owner.startswith("tp::net::tls_io::") or any(_OPENSSL.match(f) for f in inner):
+            kind = "OpenSSL"
+        kinds[kind] += int(cost)
+        owners[(kind, owner[:100])] += int(cost)
+    per = 1024.0 * sessions
+    lines = [f"  {sum(kinds.values()) / per:.1f} KiB per session held in all: "
+             + ", ".join(f"{k} {v / per:.1f}" for k, v in kinds.most_common())]
+    lines += [f"  {v / per:6.2f} KiB  {k[0]:<27} {k[1]}" for k, v in owners.most_common(top)]
+    return lines
+
+
 def run_load(kind, path, seconds):
     env = path.pg_env()
     if kind == "select":
@@ -80,6 +150,8 @@ def main(argv):
     p.add_argument("--out", default=None, help="directory for the perf data (default: a temp dir)")
     p.add_argument("--top", type=int, default=30, help="how many of the project's functions to list")
     p.add_argument("--io-threads", type=int, default=None, help="teleport.io_threads (default: the project's)")
+    p.add_argument("--heaptrack", action="store_true",
+                   help="idle: run the project under heaptrack and list what holds each session's memory")
     a = p.parse_args(argv)
     raise_fd_limit()
     ensure_built(a.bin_dir)
@@ -87,11 +159,14 @@ def main(argv):
     os.chmod(work, 0o755)
     out = Path(a.out or work / "perf")
     out.mkdir(parents=True, exist_ok=True)
+    if a.heaptrack and a.load != "idle":
+        p.error("--heaptrack goes with the idle load")
     pki = certs.make_pki(pki_dir(work))
     pg = BenchPostgres(work, pki, 400, 2, "pg-profile-pw").start()
     project = None
+    bin_dir = heaptrack_bin_dir(a.bin_dir, work, out) if a.heaptrack else a.bin_dir
     try:
-        project = Project(work, a.bin_dir, pki, pg, io_threads=a.io_threads).start()
+        project = Project(work, bin_dir, pki, pg, io_threads=a.io_threads).start()
         path = project.pg_native_path()
         if a.load == "idle":
             base = {r: rss_kib(pid) for r, pid in path.pids.items()}
@@ -99,10 +174,22 @@ def main(argv):
             idle.open(200, time.monotonic() + 300)
             time.sleep(2)
             held = {r: rss_kib(pid) for r, pid in path.pids.items()}
+            if a.heaptrack:
+                # Killed while the sessions are open: what each process holds is heaptrack's "leaked".
+                # Both stop first, so that the agent does not start closing sessions when the proxy goes.
+                for sig in (signal.SIGSTOP, signal.SIGKILL):
+                    for pid in path.pids.values():
+                        os.kill(pid, sig)
+                time.sleep(1)
             idle.close()
             for r in held:
                 print(f"{r}: {(held[r] - base[r]) / 200:.1f} KiB per idle session "
                       f"({base[r] / 1024:.1f} -> {held[r] / 1024:.1f} MiB)")
+            if a.heaptrack:
+                for role, pid in path.pids.items():
+                    print(f"\n=== {role}: held per idle session (heaptrack)")
+                    print("\n".join(heap_owners(out / f"raw.{pid}", 200, a.top)))
+                print(f"\nheaptrack data: {out}")
             return 0
         run_load("select", path, 3)  # warm-up: tunnel pool, caches, allocator
         perfs = {role: subprocess.Popen(
