@@ -153,14 +153,14 @@ def main(argv):
     p.add_argument("--heaptrack", action="store_true",
                    help="idle: run the project under heaptrack and list what holds each session's memory")
     a = p.parse_args(argv)
+    if a.heaptrack and a.load != "idle":
+        p.error("--heaptrack measures idle sessions only: run bench/profile idle --heaptrack")
     raise_fd_limit()
     ensure_built(a.bin_dir)
     work = Path(tempfile.mkdtemp(prefix="tp-profile-"))
     os.chmod(work, 0o755)
     out = Path(a.out or work / "perf")
     out.mkdir(parents=True, exist_ok=True)
-    if a.heaptrack and a.load != "idle":
-        p.error("--heaptrack goes with the idle load")
     pki = certs.make_pki(pki_dir(work))
     pg = BenchPostgres(work, pki, 400, 2, "pg-profile-pw").start()
     project = None
