@@ -18,8 +18,17 @@ namespace {
 constexpr size_t kReadAheadBytes = 64 * 1024;
 
 // A BIO over a non-blocking socket. Unlike BIO_s_socket it writes with MSG_NOSIGNAL: a peer that
-// went away must be an error, not a SIGPIPE that kills the process.
-int socket_of(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
+// went away must be an error, not a SIGPIPE that kills the process. Its data is the descriptor,
+// shifted left, and in the low bit whether the socket was drained (drained()).
+int socket_of(BIO* bio) {
+  return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)) >> 1);
+}
+bool drained_bit(BIO* bio) {
+  return (reinterpret_cast<intptr_t>(BIO_get_data(bio)) & 1) != 0;
+}
+void set_data(BIO* bio, int fd, bool drained) {
+  BIO_set_data(bio, reinterpret_cast<void*>((static_cast<intptr_t>(fd) << 1) | (drained ? 1 : 0)));
+}
 
 int bio_write(BIO* bio, const char* data, int size) {
   BIO_clear_retry_flags(bio);
@@ -35,10 +44,17 @@ int bio_write(BIO* bio, const char* data, int size) {
 int bio_read(BIO* bio, char* data, int size) {
   BIO_clear_retry_flags(bio);
   while (true) {
-    ssize_t n = ::recv(socket_of(bio), data, static_cast<size_t>(size), 0);
-    if (n >= 0) return static_cast<int>(n);
+    const int fd = socket_of(bio);
+    ssize_t n = ::recv(fd, data, static_cast<size_t>(size), 0);
+    if (n >= 0) {
+      set_data(bio, fd, n < size);  // a short read emptied the socket, as far as it can tell
+      return static_cast<int>(n);
+    }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      set_data(bio, fd, true);
+      BIO_set_retry_read(bio);
+    }
     return -1;
   }
 }
@@ -107,15 +123,24 @@ SSL* new_ssl(SSL_CTX* ctx) {
 
 void attach(SSL* ssl, int fd) {
   if (BIO* current = SSL_get_rbio(ssl)) {
-    if (socket_of(current) != fd) BIO_set_data(current, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+    if (socket_of(current) != fd) set_data(current, fd, false);
     return;
   }
   int flags = ::fcntl(fd, F_GETFL, 0);
   if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   BIO* bio = BIO_new(socket_method());
   if (!bio) throw std::bad_alloc();
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  set_data(bio, fd, false);
   SSL_set_bio(ssl, bio, bio);
+}
+
+bool drained(SSL* ssl) {
+  BIO* bio = SSL_get_rbio(ssl);
+  return bio && drained_bit(bio);
+}
+
+void mark_readable(SSL* ssl) {
+  if (BIO* bio = SSL_get_rbio(ssl)) set_data(bio, socket_of(bio), false);
 }
 
 int duplicate(int fd, boost::system::error_code& ec) {

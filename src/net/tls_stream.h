@@ -26,6 +26,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "net/edge_wait.h"
+
 namespace tp::net {
 
 namespace tls_io {
@@ -44,6 +46,11 @@ SSL* new_ssl(SSL_CTX* ctx);
 void attach(SSL* ssl, int fd);
 // dup(2) and close(2), for rebind.
 int duplicate(int fd, boost::system::error_code& ec);
+// Whether the socket's last recv ended with EAGAIN or returned less than it asked for: then a wait
+// for it to become readable needs no check first (net/edge_wait.h). mark_readable: a wait saw it
+// readable, so it may hold data again whether or not anyone reads it.
+bool drained(SSL* ssl);
+void mark_readable(SSL* ssl);
 void close_descriptor(int fd);
 
 Step handshake(SSL* ssl);
@@ -143,10 +150,13 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   auto async_wait_readable(Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code)>(
         [this, started = false](auto& self, boost::system::error_code ec = {}) mutable {
-          if (started) return self.complete(ec);
+          if (started) {
+            if (!ec) tls_io::mark_readable(ssl_);
+            return self.complete(ec);
+          }
           started = true;
           if (SSL_has_pending(ssl_) == 1) return boost::asio::post(get_executor(), std::move(self));
-          next_.lowest_layer().async_wait(lowest_layer_type::wait_read, std::move(self));
+          async_wait_edge(next_.lowest_layer(), Readiness::kRead, tls_io::drained(ssl_), std::move(self));
         },
         token, next_);
   }
@@ -186,12 +196,12 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
       auto& socket = stream->next_.lowest_layer();
       result = call(stream->ssl_);
       switch (result.want) {
-        case tls_io::Step::kRead:
+        case tls_io::Step::kRead:  // the socket is drained: OpenSSL's last recv ended with EAGAIN
           state = kWaited;
-          return socket.async_wait(lowest_layer_type::wait_read, std::move(self));
-        case tls_io::Step::kWrite:
+          return async_wait_edge(socket, Readiness::kRead, tls_io::drained(stream->ssl_), std::move(self));
+        case tls_io::Step::kWrite:  // its last send ended with EAGAIN
           state = kWaited;
-          return socket.async_wait(lowest_layer_type::wait_write, std::move(self));
+          return async_wait_edge(socket, Readiness::kWrite, true, std::move(self));
         case tls_io::Step::kDone:
           if (state == kWaited) return finish(self, result);
           state = kPosted;
