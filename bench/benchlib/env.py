@@ -128,7 +128,8 @@ class LoadMonitor(threading.Thread):
 
     def stop(self):
         self._stop_event.set()
-        self.join(timeout=self.interval + 5)
+        if self.ident is not None:  # started: a run that failed before it began has nothing to join
+            self.join(timeout=self.interval + 5)
 
     def summary(self):
         if not self.samples:
@@ -206,8 +207,13 @@ def cpu_model():
     return "unknown"
 
 
+PACKAGE_OF = {"pgbench": "postgresql-15", "psql": "postgresql-15", "pgbouncer": "pgbouncer", "haproxy": "haproxy",
+              "sysbench": "sysbench", "gnuplot": "gnuplot-nox", "mariadbd": "mariadb-server"}
+
+
 def require_tools(names):
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
+        packages = sorted({PACKAGE_OF.get(n, n) for n in missing})
         raise SystemExit(f"bench: missing {', '.join(missing)}; install with "
-                         f"apt-get install pgbouncer haproxy sysbench gnuplot-nox postgresql-15")
+                         f"apt-get install {' '.join(packages)}")

@@ -252,7 +252,14 @@ class Run:
 
     def execute(self):
         a = self.args
-        require_tools(["pgbench", "psql", "pgbouncer", "haproxy", "sysbench", "gnuplot", "mariadbd"])
+        # Only what the chosen paths need, so that measuring the project alone needs no peer installed.
+        tools = ["pgbench", "psql", "gnuplot"]
+        tools += [t for key, t in (("pgbouncer", "pgbouncer"), ("haproxy", "haproxy")) if key in a.paths]
+        if a.mysql_paths:
+            tools += ["sysbench", "mariadbd"]
+        if "mysql-haproxy" in a.mysql_paths and "haproxy" not in tools:
+            tools.append("haproxy")
+        require_tools(tools)
         raise_fd_limit()
         self.monitor.start()
         self.meta = {
