@@ -58,6 +58,8 @@ def parse_args(argv):
     p.add_argument("--out", default=str(ROOT / "bench" / "results"), help="results directory")
     p.add_argument("--tag", help="suffix of the result file names")
     a = p.parse_args(argv)
+    if not a.base.strip():
+        p.error("--base is empty: give a git revision or the bin/ directory of a build")
     if a.rounds < 1 or a.duration < 1 or a.clients < 1 or a.copy_mib < 0:
         p.error("--rounds, --duration and --clients must be at least 1, --copy-mib at least 0")
     return a
@@ -80,7 +82,9 @@ def base_bin_dir(base):
             raise SystemExit(f"bench/compare: --base {base}: {', '.join(missing)} not there; give the bin/ "
                              "directory of a build, or a git revision")
         return d, _describe_dir(d)
-    commit = _git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}") if base else ""
+    cp = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"],
+                        capture_output=True, text=True, timeout=60)
+    commit = cp.stdout.strip() if cp.returncode == 0 else ""
     if not commit:
         raise SystemExit(f"bench/compare: --base {base!r} is neither a directory nor a git revision")
     short = commit[:10]
