@@ -21,7 +21,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,8 @@ from pathlib import Path
 from fixtures import certs
 
 from . import pgmeasure
-from .env import ROOT, LoadMonitor, cpu_model, ensure_built, loadavg, log, raise_fd_limit, require_tools
+from .env import (ROOT, LoadMonitor, built_at, cpu_model, ensure_built, loadavg, log, missing_binaries, raise_fd_limit,
+                  require_tools, tool_versions)
 from .paths import BenchPostgres, pki_dir
 from .project import Project
 from .report import _one_line, f, table
@@ -65,9 +65,12 @@ def parse_args(argv):
     return a
 
 
-def _git(*args):
+def _git(*args, check=True):
+    """git's output; on failure SystemExit with its message, or "" when not `check`."""
     cp = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=120)
     if cp.returncode != 0:
+        if not check:
+            return ""
         raise SystemExit(f"bench/compare: git {' '.join(args)} failed: {cp.stderr.strip()}")
     return cp.stdout.strip()
 
@@ -77,14 +80,12 @@ def base_bin_dir(base):
     the git revision `base` in build-compare/<commit> (a worktree; built once, reused after)."""
     d = Path(base)
     if d.is_dir():
-        missing = [n for n in ("teleport", "tctl", "tsh") if not (d / n).exists()]
+        missing = missing_binaries(d)
         if missing:
             raise SystemExit(f"bench/compare: --base {base}: {', '.join(missing)} not there; give the bin/ "
                              "directory of a build, or a git revision")
-        return d, _describe_dir(d)
-    cp = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"],
-                        capture_output=True, text=True, timeout=60)
-    commit = cp.stdout.strip() if cp.returncode == 0 else ""
+        return d, f"{d} (teleport built {built_at(d)})"
+    commit = _git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False)
     if not commit:
         raise SystemExit(f"bench/compare: --base {base!r} is neither a directory nor a git revision")
     short = commit[:10]
@@ -104,12 +105,6 @@ def base_bin_dir(base):
     return build / "bin", f"{short} (built in {build})"
 
 
-def _describe_dir(bin_dir):
-    teleport = Path(bin_dir) / "teleport"
-    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(teleport.stat().st_mtime))
-    return f"{bin_dir} (teleport built {built})"
-
-
 def summarize(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -120,8 +115,10 @@ def summarize(values):
 def verdict(base, new, lower_is_better):
     """How `new` compares with `base` (summaries of their rounds)."""
     if not base or not new or not base["mean"]:
-        return "–", None
+        return "–"
     change = (new["mean"] - base["mean"]) / base["mean"]
+    if min(base["n"], new["n"]) < 2:
+        return f"{change:+.1%}, one round of a build: no spread to judge by"
     better = new["max"] < base["min"] if lower_is_better else new["min"] > base["max"]
     worse = new["min"] > base["max"] if lower_is_better else new["max"] < base["min"]
     if better:
@@ -130,7 +127,7 @@ def verdict(base, new, lower_is_better):
         word = "**worse in every round**"
     else:
         word = "within the rounds' spread"
-    return f"{change:+.1%}, {word}", change
+    return f"{change:+.1%}, {word}"
 
 
 # What each round yields: (key, label, lower is better, how many digits).
@@ -185,7 +182,7 @@ def write_report(out_dir, stem, meta, rounds, a):
         s = {b: summarize([r.get(key) for r in rounds if r["build"] == b]) for b in ("base", "new")}
         cell = {b: (f"{f(s[b]['mean'], digits)} ({f(s[b]['min'], digits)}–{f(s[b]['max'], digits)})"
                     if s[b] else "–") for b in s}
-        rows.append((label, [cell["base"], cell["new"], verdict(s["base"], s["new"], lower)[0]]))
+        rows.append((label, [cell["base"], cell["new"], verdict(s["base"], s["new"], lower)]))
     lines += ["## Summary (mean, and the range of the rounds)", "",
               table(["metric", "base", "new", "new against base"], rows), ""]
     header = ["round", "build"] + [m[1] for m in metrics] + ["others' CPU load (CPUs)"]
@@ -213,17 +210,16 @@ def main(argv):
     signal.signal(signal.SIGTERM, _on_sigterm)
     new_dir = Path(a.bin_dir)
     ensure_built(new_dir)
-    if not (new_dir / "teleport").exists():
-        raise SystemExit(f"bench/compare: no teleport in {new_dir}: build with ninja -C {new_dir.parent} "
-                         "teleport tctl tsh, or pass --bin-dir")
+    missing = missing_binaries(new_dir)
+    if missing:
+        raise SystemExit(f"bench/compare: {', '.join(missing)} missing in {new_dir}: build with "
+                         f"ninja -C {new_dir.parent} teleport tctl tsh, or pass --bin-dir")
     base_dir, base_desc = base_bin_dir(a.base)
-    head = _git("rev-parse", "--short=10", "HEAD")
-    dirty = _git("status", "--porcelain", "src")
-    new_desc = (f"{head}{' + uncommitted changes in src/' if dirty else ''} ({new_dir})"
-                if (new_dir.parent / "build.ninja").exists() else _describe_dir(new_dir))
+    versions = tool_versions(new_dir)
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
             "command": "bench/compare " + " ".join(argv), "machine": f"{cpu_model()}, {os.cpu_count()} CPUs",
-            "base": base_desc, "new": new_desc, "loadavg_start": loadavg(), "errors": []}
+            "base": base_desc, "new": f"{versions['project commit']} ({new_dir})", "versions": versions,
+            "loadavg_start": loadavg(), "errors": []}
     work = Path(tempfile.mkdtemp(prefix="tp-compare-"))
     os.chmod(work, 0o755)
     monitor = LoadMonitor(interval=5.0)

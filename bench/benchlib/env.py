@@ -186,10 +186,22 @@ def tool_versions(bin_dir):
     if dirty:
         versions["project commit"] += " + uncommitted changes in src/"
     if not (Path(bin_dir).parent / "build.ninja").exists() and teleport.exists():
-        built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(teleport.stat().st_mtime))
         versions["project commit"] += (f" (the checkout; the binaries in {bin_dir} were not built by "
-                                       f"bench/run: teleport is from {built})")
+                                       f"bench/run: teleport is from {built_at(bin_dir)})")
     return versions
+
+
+PROJECT_BINARIES = ("teleport", "tctl", "tsh")
+
+
+def missing_binaries(bin_dir):
+    """Which of teleport, tctl and tsh `bin_dir` lacks."""
+    return [n for n in PROJECT_BINARIES if not (Path(bin_dir) / n).exists()]
+
+
+def built_at(bin_dir):
+    """When teleport in `bin_dir` was built (its modification time), for binaries bench did not build."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime((Path(bin_dir) / "teleport").stat().st_mtime))
 
 
 def build_type(build_dir):

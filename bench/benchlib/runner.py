@@ -19,8 +19,8 @@ from pathlib import Path
 from fixtures import certs
 
 from . import mysql, pgmeasure, report
-from .env import (ROOT, LoadMonitor, cpu_model, ensure_built, loadavg, log, raise_fd_limit, require_tools,
-                  tool_versions)
+from .env import (ROOT, LoadMonitor, cpu_model, ensure_built, loadavg, log, missing_binaries, raise_fd_limit,
+                  require_tools, tool_versions)
 from .paths import BenchPostgres, HaProxy, PgBouncer, pki_dir
 
 PG_PATHS = ["direct", "project", "project-tunnel", "pgbouncer", "haproxy"]
@@ -132,7 +132,7 @@ class Run:
         from .project import Project
         bin_dir = Path(self.args.bin_dir)
         ensure_built(bin_dir)
-        missing = [n for n in ("teleport", "tctl", "tsh") if not (bin_dir / n).exists()]
+        missing = missing_binaries(bin_dir)
         if missing:
             raise RuntimeError(f"{', '.join(missing)} missing in {bin_dir}: build with "
                                f"ninja -C {bin_dir.parent} teleport tctl tsh, or pass --bin-dir")
@@ -253,13 +253,12 @@ class Run:
     def execute(self):
         a = self.args
         # Only what the chosen paths need, so that measuring the project alone needs no peer installed.
-        tools = ["pgbench", "psql", "gnuplot"]
-        tools += [t for key, t in (("pgbouncer", "pgbouncer"), ("haproxy", "haproxy")) if key in a.paths]
+        tools = {"pgbench", "psql", "gnuplot"} | {t for t in ("pgbouncer", "haproxy") if t in a.paths}
         if a.mysql_paths:
-            tools += ["sysbench", "mariadbd"]
-        if "mysql-haproxy" in a.mysql_paths and "haproxy" not in tools:
-            tools.append("haproxy")
-        require_tools(tools)
+            tools |= {"sysbench", "mariadbd"}
+        if "mysql-haproxy" in a.mysql_paths:
+            tools.add("haproxy")
+        require_tools(sorted(tools))
         raise_fd_limit()
         self.monitor.start()
         self.meta = {
