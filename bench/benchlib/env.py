@@ -36,6 +36,30 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+# The project names its threads (src/common/thread_name.h); its main thread runs the first event loop.
+THREAD_GROUPS = (("tp-loop-", "event loops"), ("tp-auth-", "Auth workers"), ("tp-audit-upload", "audit upload"))
+
+
+def cpu_by_thread_group(pid):
+    """utime + stime of a project process by what its threads do ({} for a process whose threads the
+    project did not name, e.g. PgBouncer): "event loops" (the main thread and tp-loop-N: sessions),
+    "Auth workers" (tp-auth-N: the Auth API, which stores the audit events), "audit upload" (the
+    agent's uploader) and "other". A thread that ended during the measurement is not counted."""
+    out, named = {}, False
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            text = (task / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        group = "event loops" if task.name == str(pid) else next(
+            (g for prefix, g in THREAD_GROUPS if comm.startswith(prefix)), "other")
+        named = named or comm.startswith("tp-")
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out if named else {}
+
+
 def rss_kib(pid):
     """Resident set size in KiB (VmRSS, /proc/<pid>/status)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from . import libpq
-from .env import log, rss_kib, cpu_seconds
+from .env import cpu_by_thread_group, cpu_seconds, log, rss_kib
 
 
 def _pgbench(path, args, duration):
@@ -67,6 +67,10 @@ def _cpu_snapshot(path):
     return {role: cpu_seconds(pid) for role, pid in path.pids.items()}
 
 
+def _thread_snapshot(path):
+    return {role: cpu_by_thread_group(pid) for role, pid in path.pids.items()}
+
+
 def warm_up(path, clients, seconds):
     if seconds > 0:
         _pgbench(path, ["-S", "-c", str(clients), "-j", "2", "-T", str(seconds)], seconds)
@@ -79,12 +83,12 @@ def select_tps(path, clients, duration, warmup):
     logdir = tempfile.mkdtemp(prefix=f"bench-pgbench-{path.key}-")
     prefix = os.path.join(logdir, "tx")
     try:
-        before = _cpu_snapshot(path)
+        before, groups_before = _cpu_snapshot(path), _thread_snapshot(path)
         t0 = time.monotonic()
         r = _pgbench(path, ["-S", "-c", str(clients), "-j", "2", "-T", str(duration), "-l",
                             "--log-prefix", prefix], duration)
         wall = time.monotonic() - t0
-        after = _cpu_snapshot(path)
+        after, groups_after = _cpu_snapshot(path), _thread_snapshot(path)
         lat = _latencies_us(prefix)
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
@@ -102,6 +106,10 @@ def select_tps(path, clients, duration, warmup):
         "cpu_s": cpu,
         "cpu_s_per_10k": {role: (s * 10000.0 / txns if txns else float("nan"))
                           for role, s in cpu.items()},
+        "cpu_s_per_10k_by_thread": {
+            role: {g: ((s - groups_before[role].get(g, 0.0)) * 10000.0 / txns if txns else float("nan"))
+                   for g, s in groups.items()}
+            for role, groups in groups_after.items() if groups},
         "wall_s": wall,
     }
     return out

@@ -169,6 +169,24 @@ def details(results, keys):
     return rows
 
 
+THREAD_GROUP_COLUMNS = ("event loops", "Auth workers", "audit upload", "other")
+
+
+def thread_rows(results, keys):
+    """CPU per 10k tx of the project's processes by thread group (benchlib/env.cpu_by_thread_group):
+    how much of the proxy's figure is the Auth Service storing the audit events, which a peer
+    without an audit log does not do."""
+    rows = []
+    for k in keys:
+        for name, v in results.get(k, {}).get("metrics", {}).items():
+            by_role = v.get("cpu_s_per_10k_by_thread") if isinstance(v, dict) else None
+            for role, groups in sorted((by_role or {}).items()):
+                rows.append((f"{k} / {role}, {name.split('_')[-1]}",
+                             [f(groups.get(g), 3) for g in THREAD_GROUP_COLUMNS]
+                             + [f(sum(groups.values()), 3)]))
+    return rows
+
+
 def mysql_rows(results, keys, thread_counts):
     rows = []
     for threads in thread_counts:
@@ -386,6 +404,13 @@ def write(out_dir, stem, meta, results, args):
                  "RSS before idle sessions (MiB)", "RSS with idle sessions (MiB)", "KiB per idle session",
                  "CPU s per GiB of COPY"],
                 details(results, pg_keys + my_keys)), ""]
+    by_thread = thread_rows(results, pg_keys)
+    if by_thread:
+        L += ["### The project's CPU s per 10k tx by thread", "",
+              "Event loops: the main thread and `tp-loop-N` (the sessions). Auth workers: `tp-auth-N`, "
+              "the Auth API, which stores every query's audit event (SQLite and `events.log`). Audit "
+              "upload: the agent's uploader. Other: everything else (e.g. resolver threads).", "",
+              table(["path / process, load"] + list(THREAD_GROUP_COLUMNS) + ["total"], by_thread), ""]
     notes = out_dir / f"{stem}.notes.md"
     if notes.exists():
         # Hand-written analysis (profiles, likely causes of missed targets) kept across --render.

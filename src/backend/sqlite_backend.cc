@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "backend/backend.h"
+#include "common/thread_name.h"
 #include "backend/internal/event_fanout.h"
 #include "backend/internal/key_range.h"
 #include "backend/internal/sqlite_backend.h"
@@ -201,6 +202,7 @@ Result<int64_t> SqliteBackend::read_schema_version(std::string_view what) {
 
 void SqliteBackend::start_purging(milliseconds interval) {
   purger_ = std::thread([this, interval] {
+    set_thread_name("tp-sqlite-purge");
     std::unique_lock lock(purge_mu_);
     while (!purge_wake_.wait_for(lock, interval, [this] { return stopping_; })) {
       lock.unlock();

@@ -10,6 +10,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
 
 namespace tp::db {
 
@@ -42,7 +43,10 @@ AuditLog::~AuditLog() {
 
 void AuditLog::start() {
   (void)make_dirs(options_.spool_dir, 0700);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("tp-audit-upload");
+    run();
+  });
 }
 
 void AuditLog::emit(JsonObjectWriter event) {

@@ -10,6 +10,8 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
+#include "net/io_pool.h"
 #include "crypto/keys.h"
 #include "db/agent_context.h"
 #include "db/auth_access.h"
@@ -51,7 +53,9 @@ std::chrono::milliseconds shutdown_grace() {
 }  // namespace
 
 struct DatabaseService::Parts {
-  Parts(boost::asio::io_context& io_, const TeleportConfig& config_) : io(io_), config(config_) {}
+  Parts(boost::asio::io_context& io_, const TeleportConfig& config_) : io(io_), config(config_) {
+    net::name_pool_threads(blocking, kBlockingThreads, "tp-db-block");
+  }
 
   boost::asio::io_context& io;
   TeleportConfig config;
@@ -67,7 +71,8 @@ struct DatabaseService::Parts {
   std::unique_ptr<UpstreamCredentials> credentials;
   UpstreamTlsMap upstream_tls;
   SessionTracker sessions;
-  boost::asio::thread_pool blocking{4};
+  static constexpr size_t kBlockingThreads = 4;
+  boost::asio::thread_pool blocking{kBlockingThreads};
   std::unique_ptr<AgentContext> ctx;
   std::map<std::string, std::unique_ptr<Engine>> engines;  // by protocol
   std::shared_ptr<tunnel::TunnelAgent> tunnel;
@@ -99,7 +104,10 @@ Result<DatabaseService*> DatabaseService::start(ServiceSet& services) {
   TP_CHECK(service->obtain_identity(services));
   TP_CHECK(service->build(services));
   DatabaseService* raw = service.release();
-  raw->control_ = std::thread([raw] { raw->control_loop(); });
+  raw->control_ = std::thread([raw] {
+    set_thread_name("tp-db-control");
+    raw->control_loop();
+  });
   return raw;
 }
 

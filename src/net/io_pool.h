@@ -9,7 +9,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace tp::net {
@@ -21,6 +23,11 @@ size_t usable_cpus();
 // a loop that one thread runs (every IoPool loop) that holds by itself; on a loop that several
 // threads may run the session gets a strand of its own.
 boost::asio::any_io_executor session_executor(boost::asio::io_context& loop, bool loop_has_one_thread);
+
+// Names each of the `threads` threads of `pool` "<prefix>-<n>" (net: thread names in /proc, see
+// common/thread_name.h). Each thread takes one naming task and holds it until every thread has one,
+// so no thread is named twice and none is missed; `threads` must be the pool's size.
+void name_pool_threads(boost::asio::thread_pool& pool, size_t threads, std::string_view prefix);
 
 class IoPool {
  public:
@@ -34,7 +41,8 @@ class IoPool {
   size_t size() const { return loops_.size(); }
 
   // Runs every loop, the main one on the calling thread; returns once stop() has been called and
-  // every loop has returned.
+  // every loop has returned. The other loops' threads are named tp-loop-1, tp-loop-2, ...; the
+  // calling thread keeps its name (the process's, for `teleport start`).
   void run();
   void stop();
 

@@ -7,6 +7,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "net/io_pool.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -49,6 +50,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l, AuthApi* api, asi
 
 Result<std::unique_ptr<AuthService>> AuthService::start(asio::io_context& io, const TeleportConfig& config) {
   auto service = std::make_unique<AuthService>();
+  net::name_pool_threads(*service->workers_, kWorkers, "tp-auth");
   TP_CHECK(make_dirs(config.data_dir, 0700));
   TP_TRY(auto backend, open_sqlite_backend(config.data_dir, system_clock()));
   AuthConfig ac;

@@ -31,7 +31,8 @@ class AuthService {
   std::string host_cert_pem_, host_key_pem_;
   std::shared_ptr<void> listener_;  // keeps the acceptor alive
   // Declared last: destroyed (joined) first, while the server its handlers use still exists.
-  std::unique_ptr<boost::asio::thread_pool> workers_ = std::make_unique<boost::asio::thread_pool>(2);
+  static constexpr size_t kWorkers = 2;
+  std::unique_ptr<boost::asio::thread_pool> workers_ = std::make_unique<boost::asio::thread_pool>(kWorkers);
 };
 
 }  // namespace tp
