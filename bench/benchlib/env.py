@@ -28,36 +28,50 @@ def raise_fd_limit(wanted=16384):
     return target
 
 
-def cpu_seconds(pid):
-    """utime + stime of a whole process (all its threads), from /proc/<pid>/stat."""
-    text = Path(f"/proc/{pid}/stat").read_text()
+def _stat_cpu_seconds(stat_path):
+    """utime + stime from a /proc stat file (a process's or one thread's)."""
+    text = Path(stat_path).read_text()
     # The command name (field 2) may contain spaces; fields after the closing ')' are fixed.
     fields = text[text.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def cpu_seconds(pid):
+    """utime + stime of a whole process (all its threads), from /proc/<pid>/stat."""
+    return _stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
 # The project names its threads (src/common/thread_name.h); its main thread runs the first event loop.
 THREAD_GROUPS = (("tp-loop-", "event loops"), ("tp-auth-", "Auth workers"), ("tp-audit-upload", "audit upload"))
+THREAD_GROUP_NAMES = tuple(g for _, g in THREAD_GROUPS) + ("other",)
 
 
-def cpu_by_thread_group(pid):
-    """utime + stime of a project process by what its threads do ({} for a process whose threads the
-    project did not name, e.g. PgBouncer): "event loops" (the main thread and tp-loop-N: sessions),
-    "Auth workers" (tp-auth-N: the Auth API, which stores the audit events), "audit upload" (the
-    agent's uploader) and "other". A thread that ended during the measurement is not counted."""
+def thread_cpu(pid):
+    """{tid: (group, utime + stime)} for each thread of a project process ({} for a process whose
+    threads the project did not name, e.g. PgBouncer). Groups: "event loops" (the main thread and
+    tp-loop-N: the sessions), "Auth workers" (tp-auth-N: the Auth API, which stores the audit
+    events), "audit upload" (the agent's uploader) and "other"."""
     out, named = {}, False
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             comm = (task / "comm").read_text().strip()
-            text = (task / "stat").read_text()
+            seconds = _stat_cpu_seconds(task / "stat")
         except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()
+            continue  # the thread ended
         group = "event loops" if task.name == str(pid) else next(
             (g for prefix, g in THREAD_GROUPS if comm.startswith(prefix)), "other")
         named = named or comm.startswith("tp-")
-        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        out[task.name] = (group, seconds)
     return out if named else {}
+
+
+def cpu_by_thread_group(before, after):
+    """CPU seconds per group between two thread_cpu() snapshots, thread by thread: a thread that
+    started in between counts from zero, one that ended in between is not counted."""
+    out = {}
+    for tid, (group, seconds) in after.items():
+        out[group] = out.get(group, 0.0) + seconds - before.get(tid, (group, 0.0))[1]
+    return out
 
 
 def rss_kib(pid):

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from . import libpq
-from .env import cpu_by_thread_group, cpu_seconds, log, rss_kib
+from .env import cpu_by_thread_group, cpu_seconds, log, rss_kib, thread_cpu
 
 
 def _pgbench(path, args, duration):
@@ -68,7 +68,7 @@ def _cpu_snapshot(path):
 
 
 def _thread_snapshot(path):
-    return {role: cpu_by_thread_group(pid) for role, pid in path.pids.items()}
+    return {role: thread_cpu(pid) for role, pid in path.pids.items()}
 
 
 def warm_up(path, clients, seconds):
@@ -107,9 +107,9 @@ def select_tps(path, clients, duration, warmup):
         "cpu_s_per_10k": {role: (s * 10000.0 / txns if txns else float("nan"))
                           for role, s in cpu.items()},
         "cpu_s_per_10k_by_thread": {
-            role: {g: ((s - groups_before[role].get(g, 0.0)) * 10000.0 / txns if txns else float("nan"))
-                   for g, s in groups.items()}
-            for role, groups in groups_after.items() if groups},
+            role: {g: (s * 10000.0 / txns if txns else float("nan"))
+                   for g, s in cpu_by_thread_group(groups_before[role], threads).items()}
+            for role, threads in groups_after.items() if threads},
         "wall_s": wall,
     }
     return out

@@ -6,6 +6,8 @@ import math
 import subprocess
 from pathlib import Path
 
+from .env import THREAD_GROUP_NAMES
+
 NA = "–"
 
 
@@ -169,11 +171,8 @@ def details(results, keys):
     return rows
 
 
-THREAD_GROUP_COLUMNS = ("event loops", "Auth workers", "audit upload", "other")
-
-
 def thread_rows(results, keys):
-    """CPU per 10k tx of the project's processes by thread group (benchlib/env.cpu_by_thread_group):
+    """CPU per 10k tx of the project's processes by thread group (benchlib/env.thread_cpu):
     how much of the proxy's figure is the Auth Service storing the audit events, which a peer
     without an audit log does not do."""
     rows = []
@@ -182,7 +181,7 @@ def thread_rows(results, keys):
             by_role = v.get("cpu_s_per_10k_by_thread") if isinstance(v, dict) else None
             for role, groups in sorted((by_role or {}).items()):
                 rows.append((f"{k} / {role}, {name.split('_')[-1]}",
-                             [f(groups.get(g), 3) for g in THREAD_GROUP_COLUMNS]
+                             [f(groups.get(g), 3) for g in THREAD_GROUP_NAMES]
                              + [f(sum(groups.values()), 3)]))
     return rows
 
@@ -410,7 +409,7 @@ def write(out_dir, stem, meta, results, args):
               "Event loops: the main thread and `tp-loop-N` (the sessions). Auth workers: `tp-auth-N`, "
               "the Auth API, which stores every query's audit event (SQLite and `events.log`). Audit "
               "upload: the agent's uploader. Other: everything else (e.g. resolver threads).", "",
-              table(["path / process, load"] + list(THREAD_GROUP_COLUMNS) + ["total"], by_thread), ""]
+              table(["path / process, load"] + list(THREAD_GROUP_NAMES) + ["total"], by_thread), ""]
     notes = out_dir / f"{stem}.notes.md"
     if notes.exists():
         # Hand-written analysis (profiles, likely causes of missed targets) kept across --render.

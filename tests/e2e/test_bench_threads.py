@@ -23,7 +23,7 @@ def test_teleport_names_its_threads_and_bench_groups_their_cpu(tmp_path):
         names = thread_names(pid)
         assert names[str(pid)] == "teleport"  # pgrep/ps still find the process by its name
         assert {"tp-loop-1", "tp-loop-2", "tp-auth-0", "tp-auth-1", "tp-sqlite-purge"} <= set(names.values())
-        groups = env.cpu_by_thread_group(pid)
+        groups = env.cpu_by_thread_group({}, env.thread_cpu(pid))  # since the process started
         assert {"event loops", "Auth workers", "other"} <= set(groups)
         assert all(seconds >= 0.0 for seconds in groups.values())
         assert abs(sum(groups.values()) - env.cpu_seconds(pid)) < 0.05  # every live thread counted once
@@ -34,10 +34,17 @@ def test_teleport_names_its_threads_and_bench_groups_their_cpu(tmp_path):
 def test_a_process_the_project_did_not_name_has_no_groups():
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        assert env.cpu_by_thread_group(sleeper.pid) == {}
+        assert env.thread_cpu(sleeper.pid) == {}
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_threads_are_counted_one_by_one_between_two_snapshots():
+    before = {"10": ("event loops", 1.0), "11": ("Auth workers", 0.5), "12": ("other", 2.0)}
+    after = {"10": ("event loops", 1.5), "11": ("Auth workers", 0.75), "13": ("other", 0.25)}
+    # 12 ended in between (not counted, and not subtracted from the others); 13 started (from zero).
+    assert env.cpu_by_thread_group(before, after) == {"event loops": 0.5, "Auth workers": 0.25, "other": 0.25}
 
 
 def test_the_report_lists_each_process_by_thread_group():
