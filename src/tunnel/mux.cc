@@ -1,0 +1,650 @@
+#include "tunnel/mux.h"
+
+#include <algorithm>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.h"
+
+namespace tp::tunnel {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace mux_internal {
+
+// One stream's state at the link. Owned by the link's table; removed when its MuxStream closes (or,
+// for a stream the proxy is still opening, when the answer is a refusal or the open is cancelled).
+struct StreamState {
+  uint32_t id = 0;
+  bool opening = false;     // proxy: kOpen sent, no answer yet
+  bool peer_fin = false;    // the peer sends nothing more
+  bool fin_sent = false;    // we send nothing more
+  bool peer_reset = false;  // the peer dropped the stream
+  bool refused = false;     // agent: answered no; the proxy has forgotten the stream
+
+  std::string rx;  // arrived, not yet read: rx[rx_off, size)
+  size_t rx_off = 0;
+  uint32_t send_credit = 0;  // what we may still send
+  uint32_t recv_left = 0;    // what the peer may still send
+  uint32_t unacked = 0;      // read by our reader and not yet returned as credit
+
+  // Pending operations. In optionals, emplaced and taken, never assigned: Boost 1.81's
+  // any_completion_handler move assignment wraps the handler in itself until the stack ends.
+  std::optional<MuxStream::ReadHandler> read_handler;
+  asio::mutable_buffer read_buffer;
+  std::optional<MuxStream::ReadHandler> write_handler;
+  asio::const_buffer write_buffer;
+  bool write_blocked = false;  // listed in Link::blocked (the connection's queue is full)
+  std::optional<MuxStream::WaitHandler> wait_handler;
+  std::optional<MuxConnection::OpenHandler> open_handler;
+
+  size_t buffered() const { return rx.size() - rx_off; }
+};
+
+namespace {
+
+// The pending handler, out of its optional.
+template <class Handler>
+Handler take(std::optional<Handler>& pending) {
+  Handler handler(std::move(*pending));
+  pending.reset();
+  return handler;
+}
+
+template <class Handler>
+void clear_slot(Handler& handler) {
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  if (slot.is_connected()) slot.clear();
+}
+
+// Completes `handler` on the connection's loop, never inside the call that completes it. Every
+// user of a stream runs on that loop (see mux.h), so the handler's own executor is that loop too.
+template <class Handler, class... Args>
+void post_completion(const asio::any_io_executor& loop, Handler handler, Args... args) {
+  clear_slot(handler);
+  asio::post(loop, [h = std::move(handler), ... a = std::move(args)]() mutable { std::move(h)(std::move(a)...); });
+}
+
+}  // namespace
+
+struct Link : std::enable_shared_from_this<Link> {
+  Link(std::unique_ptr<net::TlsStream> t, MuxConnection::Side s, MuxOptions o, MuxOpenHandler open,
+       std::function<void(const error_code&)> closed)
+      : tls(std::move(t)),
+        executor(tls->get_executor()),
+        side(s),
+        options(o),
+        on_open(std::move(open)),
+        on_closed(std::move(closed)) {}
+
+  std::unique_ptr<net::TlsStream> tls;
+  asio::any_io_executor executor;
+  MuxConnection::Side side;
+  MuxOptions options;
+  MuxOpenHandler on_open;
+  std::function<void(const error_code&)> on_closed;
+
+  std::unordered_map<uint32_t, std::unique_ptr<StreamState>> streams;
+  std::atomic<size_t> stream_count{0};
+  uint32_t next_id = 1;
+  std::atomic<bool> going_away{false};
+  std::atomic<bool> failed{false};
+  error_code failure;
+
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+  std::vector<char> in = std::vector<char>(kReadBufferSize);
+  size_t in_filled = 0;
+  std::string out;      // frames queued, not yet handed to TLS
+  std::string sending;  // frames TLS is writing
+  bool writing = false;
+  bool flush_posted = false;
+  std::deque<uint32_t> blocked;  // streams whose write waits for the queue to drain
+
+  // ---- the connection
+
+  void read_more() {
+    auto self = shared_from_this();
+    tls->async_read_some(asio::buffer(in.data() + in_filled, in.size() - in_filled),
+                         [self](error_code ec, size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(error_code ec, size_t n) {
+    if (failed) return;
+    if (ec) return fail(ec == asio::error::eof ? asio::error::connection_aborted : ec, "read");
+    in_filled += n;
+    size_t pos = 0;
+    size_t need = 0;  // the whole size of a frame that has not fully arrived
+    while (!failed) {
+      FrameHeader header;
+      const std::string_view rest(in.data() + pos, in_filled - pos);
+      const HeaderCheck check = read_frame_header(rest, header);
+      if (check == HeaderCheck::kNeedMore) break;
+      if (check != HeaderCheck::kOk)
+        return protocol_error(check == HeaderCheck::kBadType ? "unknown frame type" : "frame too long");
+      if (rest.size() < kFrameHeaderSize + header.length) {
+        need = kFrameHeaderSize + header.length;
+        break;
+      }
+      handle_frame(header, rest.substr(kFrameHeaderSize, header.length));
+      pos += kFrameHeaderSize + header.length;
+    }
+    if (failed) return;
+    if (pos > 0) {
+      std::memmove(in.data(), in.data() + pos, in_filled - pos);
+      in_filled -= pos;
+    }
+    // Room for the frame under way (a dial line may be larger than the usual buffer), and back to
+    // the usual size after it.
+    const size_t size = std::max(kReadBufferSize, need);
+    if (in.size() != size) {
+      in.resize(size);
+      in.shrink_to_fit();
+    }
+    read_more();
+  }
+
+  void protocol_error(const std::string& what) {
+    log::warn("tunnel", "tunnel connection broke the multiplexing protocol; closing it", {{"error", what}});
+    fail(asio::error::connection_aborted, "protocol");
+  }
+
+  // Ends the connection: every pending operation fails, later ones too.
+  void fail(error_code ec, const char* where) {
+    if (failed) return;
+    failed = true;
+    failure = ec;
+    going_away = true;
+    if (ec != asio::error::operation_aborted)
+      log::debug("tunnel", "tunnel connection ended", {{"where", where}, {"error", ec.message()}});
+    for (auto it = streams.begin(); it != streams.end();) {
+      StreamState& s = *it->second;
+      if (s.open_handler) {
+        post_completion(executor, take(s.open_handler), error_code(asio::error::not_connected),
+                        std::unique_ptr<MuxStream>(), std::string());
+        it = streams.erase(it);
+        --stream_count;
+        continue;
+      }
+      finish_read(s, asio::error::connection_aborted);
+      finish_write(s, asio::error::connection_aborted);
+      finish_wait(s, {});
+      ++it;
+    }
+    blocked.clear();
+    error_code ignored;
+    tls->next_layer().close(ignored);
+    if (on_closed) {
+      auto callback = std::move(on_closed);
+      asio::post(executor, [callback = std::move(callback), ec] { callback(ec); });
+    }
+  }
+
+  void schedule_flush() {
+    if (writing || flush_posted || failed) return;
+    flush_posted = true;
+    // Posted, so the frames other sessions queue in this turn of the loop go out in the same write.
+    asio::post(executor, [self = shared_from_this()] {
+      self->flush_posted = false;
+      self->flush();
+    });
+  }
+
+  void flush() {
+    if (writing || out.empty() || failed) return;
+    std::swap(out, sending);
+    writing = true;
+    asio::async_write(*tls, asio::buffer(sending), [self = shared_from_this()](error_code ec, size_t) {
+      self->writing = false;
+      self->sending.clear();
+      if (self->sending.capacity() > 4 * self->options.max_queued) std::string().swap(self->sending);
+      if (ec) return self->fail(ec, "write");
+      self->unblock_writers();
+      self->flush();
+    });
+  }
+
+  void unblock_writers() {
+    std::deque<uint32_t> waiting;
+    waiting.swap(blocked);
+    for (uint32_t id : waiting) {
+      auto it = streams.find(id);
+      if (it == streams.end()) continue;
+      it->second->write_blocked = false;
+      try_write(*it->second);
+    }
+  }
+
+  void send_control(FrameType type, uint32_t id, std::string_view payload = {}) {
+    if (failed) return;
+    append_frame(out, type, id, payload);
+    schedule_flush();
+  }
+
+  StreamState* find(uint32_t id) {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : it->second.get();
+  }
+
+  StreamState& add_stream(uint32_t id) {
+    auto state = std::make_unique<StreamState>();
+    state->id = id;
+    state->send_credit = options.window;
+    state->recv_left = options.window;
+    StreamState& s = *state;
+    streams.emplace(id, std::move(state));
+    ++stream_count;
+    return s;
+  }
+
+  void erase_stream(uint32_t id) {
+    if (streams.erase(id) > 0) --stream_count;
+  }
+
+  // ---- frames from the peer
+
+  void handle_frame(const FrameHeader& h, std::string_view payload) {
+    if (h.type == FrameType::kGoAway) {
+      if (side != MuxConnection::Side::kProxy) return protocol_error("go-away sent to the agent");
+      going_away = true;
+      return;
+    }
+    if (h.stream == 0) return protocol_error(std::string(frame_type_name(h.type)) + " frame on stream 0");
+    if (h.type == FrameType::kOpen) return on_open_frame(h.stream, payload);
+    StreamState* s = find(h.stream);
+    switch (h.type) {
+      case FrameType::kAnswer:
+        if (side != MuxConnection::Side::kProxy) return protocol_error("answer sent to the agent");
+        if (!s || !s->opening) {  // an open we gave up on
+          if (!s) send_control(FrameType::kReset, h.stream);
+          return;
+        }
+        return on_answer(*s, payload);
+      case FrameType::kData:
+        if (!s) return send_control(FrameType::kReset, h.stream);  // we closed it; tell the sender
+        if (s->peer_fin || s->peer_reset || s->opening) return protocol_error("data after the end of a stream");
+        if (payload.size() > s->recv_left) return protocol_error("data beyond the stream's window");
+        s->recv_left -= static_cast<uint32_t>(payload.size());
+        return deliver(*s, payload);
+      case FrameType::kWindow: {
+        auto credit = window_credit(payload);
+        if (!credit) return protocol_error("window frame without a 4-byte credit");
+        if (!s) return;
+        if (uint64_t(s->send_credit) + *credit > uint64_t(options.window) * 2)
+          return protocol_error("credit beyond the window");
+        s->send_credit += *credit;
+        if (s->write_handler && !s->write_blocked) try_write(*s);
+        return;
+      }
+      case FrameType::kFin:
+        if (!s) return send_control(FrameType::kReset, h.stream);
+        s->peer_fin = true;
+        if (s->read_handler && s->buffered() == 0) finish_read(*s, asio::error::eof);
+        finish_wait(*s, {});
+        return;
+      case FrameType::kReset:
+        if (!s) return;
+        s->peer_reset = true;
+        if (s->open_handler) {
+          post_completion(executor, take(s->open_handler), error_code(asio::error::connection_refused),
+                          std::unique_ptr<MuxStream>(), std::string("the agent ended the stream"));
+          erase_stream(h.stream);
+          return;
+        }
+        finish_write(*s, asio::error::connection_reset);
+        if (s->read_handler && s->buffered() == 0) finish_read(*s, asio::error::connection_reset);
+        finish_wait(*s, {});
+        return;
+      default:
+        return protocol_error("unexpected frame");
+    }
+  }
+
+  void on_open_frame(uint32_t id, std::string_view payload) {
+    if (side != MuxConnection::Side::kAgent) return protocol_error("open sent to the proxy");
+    if (find(id)) return protocol_error("open of a stream that is open");
+    StreamState& s = add_stream(id);
+    auto stream = std::make_unique<MuxStream>(shared_from_this(), &s);
+    if (!on_open) {
+      stream->answer(false, "this end opens no streams");
+      return;
+    }
+    on_open(std::move(stream), std::string(payload));
+  }
+
+  void on_answer(StreamState& s, std::string_view payload) {
+    const bool accepted = !payload.empty() && payload[0] == 1;
+    std::string text(payload.empty() ? payload : payload.substr(1));
+    auto handler = take(s.open_handler);
+    if (!accepted) {
+      erase_stream(s.id);
+      return post_completion(executor, std::move(handler), error_code(asio::error::connection_refused),
+                             std::unique_ptr<MuxStream>(), std::move(text));
+    }
+    s.opening = false;
+    auto stream = std::make_unique<MuxStream>(shared_from_this(), &s);
+    post_completion(executor, std::move(handler), error_code(), std::move(stream), std::move(text));
+  }
+
+  void deliver(StreamState& s, std::string_view payload) {
+    if (payload.empty()) return;
+    if (s.read_handler && s.buffered() == 0) {
+      // Straight into the waiting reader's buffer; what does not fit waits in rx.
+      const size_t n = std::min(payload.size(), s.read_buffer.size());
+      std::memcpy(s.read_buffer.data(), payload.data(), n);
+      s.rx.append(payload.substr(n));
+      consumed(s, n);
+      auto handler = take(s.read_handler);
+      post_completion(executor, std::move(handler), error_code(), n);
+    } else {
+      if (s.rx_off > 0 && s.rx_off == s.rx.size()) {
+        s.rx.clear();
+        s.rx_off = 0;
+      }
+      s.rx.append(payload);
+    }
+    finish_wait(s, {});
+  }
+
+  // Our reader took n bytes: return credit once half the window is used, so a bulk transfer never
+  // waits for it and an interactive one sends few window frames.
+  void consumed(StreamState& s, size_t n) {
+    s.unacked += static_cast<uint32_t>(n);
+    if (s.unacked >= options.window / 2 && !s.peer_fin && !s.peer_reset) {
+      append_window_frame(out, s.id, s.unacked);
+      s.recv_left += s.unacked;
+      s.unacked = 0;
+      schedule_flush();
+    }
+  }
+
+  // ---- operations of a stream
+
+  void finish_read(StreamState& s, error_code ec) {
+    if (!s.read_handler) return;
+    auto handler = take(s.read_handler);
+    post_completion(executor, std::move(handler), ec, size_t{0});
+  }
+
+  void finish_write(StreamState& s, error_code ec) {
+    if (!s.write_handler) return;
+    auto handler = take(s.write_handler);
+    post_completion(executor, std::move(handler), ec, size_t{0});
+  }
+
+  void finish_wait(StreamState& s, error_code ec) {
+    if (!s.wait_handler) return;
+    auto handler = take(s.wait_handler);
+    post_completion(executor, std::move(handler), ec);
+  }
+
+  // Takes what it can from rx for a read; false if there is nothing to take.
+  bool read_buffered(StreamState& s) {
+    const size_t available = s.buffered();
+    if (available == 0) return false;
+    const size_t n = std::min(available, s.read_buffer.size());
+    std::memcpy(s.read_buffer.data(), s.rx.data() + s.rx_off, n);
+    s.rx_off += n;
+    if (s.rx_off == s.rx.size()) {
+      // An idle stream holds no buffer; a small one is kept for the next message.
+      if (s.rx.capacity() > 4096)
+        std::string().swap(s.rx);
+      else
+        s.rx.clear();
+      s.rx_off = 0;
+    }
+    consumed(s, n);
+    auto handler = take(s.read_handler);
+    post_completion(executor, std::move(handler), error_code(), n);
+    return true;
+  }
+
+  void read(StreamState& s) {
+    if (s.read_buffer.size() == 0) {
+      auto handler = take(s.read_handler);
+      return post_completion(executor, std::move(handler), error_code(), size_t{0});
+    }
+    if (read_buffered(s)) return;
+    if (s.peer_fin) return finish_read(s, asio::error::eof);
+    if (s.peer_reset) return finish_read(s, asio::error::connection_reset);
+    if (failed) return finish_read(s, asio::error::connection_aborted);
+    // else: waits for data
+  }
+
+  void try_write(StreamState& s) {
+    if (!s.write_handler) return;
+    if (s.fin_sent) return finish_write(s, asio::error::shut_down);
+    if (s.peer_reset) return finish_write(s, asio::error::connection_reset);
+    if (failed) return finish_write(s, asio::error::connection_aborted);
+    if (s.write_buffer.size() == 0) {
+      auto handler = take(s.write_handler);
+      return post_completion(executor, std::move(handler), error_code(), size_t{0});
+    }
+    if (s.send_credit == 0) return;  // waits for the peer's window frame
+    if (out.size() >= options.max_queued) {
+      if (!s.write_blocked) {
+        s.write_blocked = true;
+        blocked.push_back(s.id);
+      }
+      return;
+    }
+    const size_t n = std::min({s.write_buffer.size(), size_t{s.send_credit}, kMaxDataPayload});
+    append_frame(out, FrameType::kData, s.id, std::string_view(static_cast<const char*>(s.write_buffer.data()), n));
+    s.send_credit -= static_cast<uint32_t>(n);
+    schedule_flush();
+    auto handler = take(s.write_handler);
+    post_completion(executor, std::move(handler), error_code(), n);
+  }
+
+  void cancel(StreamState& s) {
+    finish_read(s, asio::error::operation_aborted);
+    finish_write(s, asio::error::operation_aborted);
+    finish_wait(s, asio::error::operation_aborted);
+  }
+
+  void send_fin(StreamState& s) {
+    if (s.fin_sent || s.peer_reset || s.refused) return;
+    s.fin_sent = true;
+    send_control(FrameType::kFin, s.id);
+  }
+
+  void close(StreamState& s) {
+    cancel(s);
+    if (!s.peer_reset && !s.refused) {
+      if (s.peer_fin)
+        send_fin(s);
+      else
+        send_control(FrameType::kReset, s.id);
+    }
+    erase_stream(s.id);
+  }
+
+  void answer(StreamState& s, bool accepted, const std::string& text) {
+    if (s.peer_reset) return;  // the proxy gave up waiting
+    std::string payload(1, accepted ? '\1' : '\0');
+    payload += text;
+    send_control(FrameType::kAnswer, s.id, payload);
+    if (!accepted) s.refused = true;
+  }
+
+  void open(std::string payload, MuxConnection::OpenHandler handler) {
+    if (failed || going_away || next_id == 0) {
+      return post_completion(executor, std::move(handler), error_code(asio::error::not_connected),
+                             std::unique_ptr<MuxStream>(), std::string());
+    }
+    const uint32_t id = next_id++;  // 0 after 2^32 - 1 opens: the connection takes no more
+    StreamState& s = add_stream(id);
+    s.opening = true;
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    s.open_handler.emplace(std::move(handler));
+    if (slot.is_connected()) {
+      slot.assign([self = shared_from_this(), id](asio::cancellation_type) { self->cancel_open(id); });
+    }
+    send_control(FrameType::kOpen, id, payload);
+  }
+
+  void cancel_open(uint32_t id) {
+    StreamState* s = find(id);
+    if (!s || !s->opening || !s->open_handler) return;
+    auto handler = take(s->open_handler);
+    send_control(FrameType::kReset, id);
+    erase_stream(id);
+    post_completion(executor, std::move(handler), error_code(asio::error::operation_aborted),
+                    std::unique_ptr<MuxStream>(), std::string());
+  }
+};
+
+}  // namespace mux_internal
+
+using mux_internal::Link;
+using mux_internal::StreamState;
+
+// ---- MuxStream
+
+MuxStream::MuxStream(std::shared_ptr<Link> link, StreamState* state)
+    : link_(std::move(link)), state_(state), executor_(link_->executor), id_(state->id) {}
+
+MuxStream::~MuxStream() {
+  error_code ignored;
+  close(ignored);
+}
+
+namespace {
+
+// A cancellation slot handler that aborts one kind of operation of a stream. The slot is cleared
+// whenever the operation completes, before the state could go away.
+template <class Handler, class Abort>
+void on_cancel(Handler& handler, Abort abort) {
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  if (slot.is_connected()) slot.assign([abort](asio::cancellation_type) { abort(); });
+}
+
+}  // namespace
+
+void MuxStream::start_read(asio::mutable_buffer buffer, ReadHandler handler) {
+  if (!state_) return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::bad_descriptor), size_t{0});
+  StreamState& s = *state_;
+  if (s.read_handler)  // one read at a time, as on a socket
+    return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::in_progress), size_t{0});
+  Link* link = link_.get();
+  on_cancel(handler, [link, &s] { link->finish_read(s, asio::error::operation_aborted); });
+  s.read_handler.emplace(std::move(handler));
+  s.read_buffer = buffer;
+  link_->read(s);
+}
+
+void MuxStream::start_write(asio::const_buffer buffer, ReadHandler handler) {
+  if (!state_) return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::bad_descriptor), size_t{0});
+  StreamState& s = *state_;
+  if (s.write_handler)
+    return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::in_progress), size_t{0});
+  Link* link = link_.get();
+  on_cancel(handler, [link, &s] {
+    if (s.write_blocked) {
+      auto& b = link->blocked;
+      b.erase(std::remove(b.begin(), b.end(), s.id), b.end());
+      s.write_blocked = false;
+    }
+    link->finish_write(s, asio::error::operation_aborted);
+  });
+  s.write_handler.emplace(std::move(handler));
+  s.write_buffer = buffer;
+  link_->try_write(s);
+}
+
+void MuxStream::start_wait(WaitHandler handler) {
+  if (!state_) return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::bad_descriptor));
+  StreamState& s = *state_;
+  if (s.wait_handler)
+    return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::in_progress));
+  if (s.buffered() > 0 || s.peer_fin || s.peer_reset || link_->failed)
+    return mux_internal::post_completion(executor_, std::move(handler), error_code());
+  Link* link = link_.get();
+  on_cancel(handler, [link, &s] { link->finish_wait(s, asio::error::operation_aborted); });
+  s.wait_handler.emplace(std::move(handler));
+}
+
+void MuxStream::complete_now(WaitHandler handler, error_code ec) {
+  mux_internal::post_completion(executor_, std::move(handler), ec);
+}
+
+void MuxStream::cancel(error_code& ec) {
+  ec = {};
+  if (!state_) return;
+  if (state_->write_blocked) {
+    auto& b = link_->blocked;
+    b.erase(std::remove(b.begin(), b.end(), state_->id), b.end());
+    state_->write_blocked = false;
+  }
+  link_->cancel(*state_);
+}
+
+void MuxStream::shutdown(asio::socket_base::shutdown_type what, error_code& ec) {
+  ec = {};
+  if (!state_) {
+    ec = asio::error::bad_descriptor;
+    return;
+  }
+  if (what == asio::socket_base::shutdown_receive) return;
+  link_->send_fin(*state_);
+}
+
+void MuxStream::close(error_code& ec) {
+  ec = {};
+  if (!state_) return;
+  if (state_->write_blocked) {
+    auto& b = link_->blocked;
+    b.erase(std::remove(b.begin(), b.end(), state_->id), b.end());
+  }
+  link_->close(*state_);
+  state_ = nullptr;
+}
+
+void MuxStream::answer(bool accepted, const std::string& text) {
+  if (!state_) return;
+  link_->answer(*state_, accepted, text);
+  if (!accepted) {
+    error_code ignored;
+    close(ignored);
+  }
+}
+
+// ---- MuxConnection
+
+std::shared_ptr<MuxConnection> MuxConnection::start(std::unique_ptr<net::TlsStream> tls, Side side,
+                                                    MuxOptions options, MuxOpenHandler on_open,
+                                                    std::function<void(const error_code&)> on_closed) {
+  auto link = std::make_shared<Link>(std::move(tls), side, options, std::move(on_open), std::move(on_closed));
+  auto connection = std::shared_ptr<MuxConnection>(new MuxConnection(link));
+  // Started through the loop, so that on_open never runs inside start().
+  asio::post(link->executor, [link] { link->read_more(); });
+  return connection;
+}
+
+MuxConnection::~MuxConnection() = default;
+
+asio::any_io_executor MuxConnection::get_executor() const { return link_->executor; }
+
+void MuxConnection::start_open(std::string payload, OpenHandler handler) { link_->open(std::move(payload), std::move(handler)); }
+
+void MuxConnection::go_away() {
+  if (link_->side != Side::kAgent || link_->failed) return;
+  link_->going_away = true;
+  link_->send_control(FrameType::kGoAway, 0);
+}
+
+void MuxConnection::close() { link_->fail(asio::error::operation_aborted, "close"); }
+
+size_t MuxConnection::open_streams() const { return link_->stream_count; }
+bool MuxConnection::going_away() const { return link_->going_away; }
+bool MuxConnection::closed() const { return link_->failed; }
+
+}  // namespace tp::tunnel
