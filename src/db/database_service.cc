@@ -19,6 +19,7 @@
 #include "db/postgres/engine.h"
 #include "service/auth_service.h"
 #include "service/service_set.h"
+#include "tunnel/mux.h"
 #include "tunnel/tunnel.h"
 
 namespace tp::db {
@@ -254,7 +255,7 @@ Status DatabaseService::build(ServiceSet& services) {
   t.session_io = services.session_io;
   p.tunnel = tunnel::start_tunnel_agent(
       services.io, t,
-      [this](tunnel::DialRequest r, std::unique_ptr<net::TlsStream> s) -> boost::asio::awaitable<void> {
+      [this](tunnel::DialRequest r, std::unique_ptr<tunnel::MuxStream> s) -> boost::asio::awaitable<void> {
         std::string protocol = "postgres";
         if (r.kind != tunnel::kDialPostgresCancel)
           if (const Database* db = parts_->ctx->find_database(r.db_name)) protocol = db->protocol;

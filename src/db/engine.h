@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "common/result.h"
-#include "net/server.h"
 #include "tunnel/tunnel.h"
 
 namespace tp::db {
@@ -18,9 +17,10 @@ class Engine {
   // Checked before the agent accepts a dial for this engine; an error goes back
   // to the proxy (which may then try another agent).
   virtual Status accept_dial(const tunnel::DialRequest& /*request*/) { return {}; }
-  // One session, from the client's first byte to the end event.
+  // One session, from the client's first byte to the end event. Run it on `client`'s executor: a
+  // tunnel stream is used from its connection's event loop only (tunnel/mux.h).
   virtual boost::asio::awaitable<void> serve(tunnel::DialRequest request,
-                                             std::unique_ptr<net::TlsStream> client) = 0;
+                                             std::unique_ptr<tunnel::MuxStream> client) = 0;
 };
 
 }  // namespace tp::db

@@ -36,6 +36,12 @@ boost::asio::any_io_executor session_executor(boost::asio::io_context& loop, boo
   return boost::asio::make_strand(loop);
 }
 
+std::vector<boost::asio::io_context*> IoPool::all() const {
+  std::vector<boost::asio::io_context*> out;
+  for (const auto& loop : loops_) out.push_back(loop.get());
+  return out;
+}
+
 boost::asio::io_context& IoPool::next() {
   return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
 }

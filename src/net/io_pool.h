@@ -39,6 +39,8 @@ class IoPool {
   // The loop for a new session, round robin. Thread-safe.
   boost::asio::io_context& next();
   size_t size() const { return loops_.size(); }
+  // Every loop, the main one first.
+  std::vector<boost::asio::io_context*> all() const;
 
   // Runs every loop, the main one on the calling thread; returns once stop() has been called and
   // every loop has returned. The other loops' threads are named tp-loop-1, tp-loop-2, ...; the

@@ -231,14 +231,13 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
 
 using TlsStream = BasicTlsStream<boost::asio::ip::tcp::socket>;
 
-// Streams a relay can wait on for data before it reads: ours, and a plain socket. (Asio's
-// ssl::stream cannot tell whether it holds decrypted bytes.)
+// Streams a relay can wait on for data before it reads: a plain socket, and streams with an
+// async_wait_readable of their own (ours, the tunnel's multiplexed streams). Asio's ssl::stream
+// cannot tell whether it holds decrypted bytes.
 template <class Stream>
-inline constexpr bool kIsTlsStream = false;
-template <class NextLayer>
-inline constexpr bool kIsTlsStream<BasicTlsStream<NextLayer>> = true;
-template <class Stream>
-concept WaitReadable = kIsTlsStream<Stream> || std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+concept WaitReadable = std::is_same_v<Stream, boost::asio::ip::tcp::socket> || requires(Stream& s) {
+  s.async_wait_readable([](boost::system::error_code) {});
+};
 
 template <WaitReadable Stream, class Token>
 auto async_wait_readable(Stream& stream, Token&& token) {

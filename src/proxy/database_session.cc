@@ -7,6 +7,7 @@
 #include "proxy/database_route.h"
 #include "proxy/internal/frontends.h"
 #include "proxy/internal/streams.h"
+#include "tunnel/mux.h"
 
 namespace tp::proxy::internal {
 
@@ -15,7 +16,7 @@ PeerCert ProxyState::verify_peer(SSL* ssl) const {
                           auth.clock().now());
 }
 
-asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> open_database_stream(ProxyState& state,
+asio::awaitable<Result<std::unique_ptr<tunnel::MuxStream>>> open_database_stream(ProxyState& state,
                                                                                const PeerCert& peer,
                                                                                const std::string& protocol,
                                                                                std::string initial_data,

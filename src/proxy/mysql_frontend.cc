@@ -1,3 +1,4 @@
+#include "tunnel/mux.h"
 #include "proxy/mysql_frontend.h"
 
 #include <set>

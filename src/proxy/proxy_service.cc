@@ -178,7 +178,7 @@ Status start_proxy_service(ServiceSet& services) {
   TP_TRY(auto addrs, proxy::public_addrs(config, mysql_listening));
   proxy::WebApiConfig web_config{addrs, config.auth.second_factor};
   auto state = std::make_shared<ProxyState>(services.io, auth.server(), auth.api(), auth.workers(),
-                                            tunnel::make_tunnel_server(services.io),
+                                            tunnel::make_tunnel_server(services.loops),
                                             web_config, crypto_rng());
   state->session_io = services.session_io;
   TP_TRY(auto contexts, build_contexts(auth.server(), config));

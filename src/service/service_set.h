@@ -20,6 +20,8 @@ struct ServiceSet {
   // The event loop for a new session (net/io_pool.h); unset: `io`. Each loop it returns is run by
   // one thread, so a session on it needs no strand.
   std::function<boost::asio::io_context&()> session_io;
+  // All the loops session_io hands out (the proxy spreads agents' tunnel connections over them).
+  std::vector<boost::asio::io_context*> loops;
 };
 
 }  // namespace tp

@@ -78,13 +78,14 @@ void post_completion(const asio::any_io_executor& loop, Handler handler, Args...
 
 struct Link : std::enable_shared_from_this<Link> {
   Link(std::unique_ptr<net::TlsStream> t, MuxConnection::Side s, MuxOptions o, MuxOpenHandler open,
-       std::function<void(const error_code&)> closed)
+       std::function<void(const error_code&)> closed, std::function<void(uint32_t)> want)
       : tls(std::move(t)),
         executor(tls->get_executor()),
         side(s),
         options(o),
         on_open(std::move(open)),
-        on_closed(std::move(closed)) {}
+        on_closed(std::move(closed)),
+        on_want(std::move(want)) {}
 
   std::unique_ptr<net::TlsStream> tls;
   asio::any_io_executor executor;
@@ -92,6 +93,7 @@ struct Link : std::enable_shared_from_this<Link> {
   MuxOptions options;
   MuxOpenHandler on_open;
   std::function<void(const error_code&)> on_closed;
+  std::function<void(uint32_t)> on_want;
 
   std::unordered_map<uint32_t, std::unique_ptr<StreamState>> streams;
   std::atomic<size_t> stream_count{0};
@@ -225,6 +227,9 @@ struct Link : std::enable_shared_from_this<Link> {
 
   void send_control(FrameType type, uint32_t id, std::string_view payload = {}) {
     if (failed) return;
+    // Data waits for room (try_write); control frames do not, so a peer that sends and never reads
+    // could make them pile up: past this, it is treated as broken.
+    if (out.size() > 4 * options.max_queued) return protocol_error("the peer reads nothing of what it is sent");
     append_frame(out, type, id, payload);
     schedule_flush();
   }
@@ -255,6 +260,13 @@ struct Link : std::enable_shared_from_this<Link> {
     if (h.type == FrameType::kGoAway) {
       if (side != MuxConnection::Side::kProxy) return protocol_error("go-away sent to the agent");
       going_away = true;
+      return;
+    }
+    if (h.type == FrameType::kWant) {
+      if (side != MuxConnection::Side::kAgent) return protocol_error("want sent to the proxy");
+      auto count = window_credit(payload);
+      if (!count) return protocol_error("want frame without a 4-byte count");
+      if (on_want) on_want(*count);
       return;
     }
     if (h.stream == 0) return protocol_error(std::string(frame_type_name(h.type)) + " frame on stream 0");
@@ -621,8 +633,10 @@ void MuxStream::answer(bool accepted, const std::string& text) {
 
 std::shared_ptr<MuxConnection> MuxConnection::start(std::unique_ptr<net::TlsStream> tls, Side side,
                                                     MuxOptions options, MuxOpenHandler on_open,
-                                                    std::function<void(const error_code&)> on_closed) {
-  auto link = std::make_shared<Link>(std::move(tls), side, options, std::move(on_open), std::move(on_closed));
+                                                    std::function<void(const error_code&)> on_closed,
+                                                    std::function<void(uint32_t)> on_want) {
+  auto link = std::make_shared<Link>(std::move(tls), side, options, std::move(on_open), std::move(on_closed),
+                                     std::move(on_want));
   auto connection = std::shared_ptr<MuxConnection>(new MuxConnection(link));
   // Started through the loop, so that on_open never runs inside start().
   asio::post(link->executor, [link] { link->read_more(); });
@@ -639,6 +653,12 @@ void MuxConnection::go_away() {
   if (link_->side != Side::kAgent || link_->failed) return;
   link_->going_away = true;
   link_->send_control(FrameType::kGoAway, 0);
+}
+
+void MuxConnection::want_connections(uint32_t count) {
+  if (link_->side != Side::kProxy || link_->failed) return;
+  append_window_frame(link_->out, 0, count, FrameType::kWant);
+  link_->schedule_flush();
 }
 
 void MuxConnection::close() { link_->fail(asio::error::operation_aborted, "close"); }

@@ -148,10 +148,12 @@ class MuxConnection {
 
   // Starts reading `tls` (handshake done). The proxy side opens streams; the agent side gets
   // them through `on_open` (unused on the proxy side). `on_closed` runs once, on the loop, when
-  // the connection ends (its streams have failed by then).
+  // the connection ends (its streams have failed by then). `on_want` (agent side) hears how many
+  // connections the proxy asks for (want_connections).
   static std::shared_ptr<MuxConnection> start(std::unique_ptr<net::TlsStream> tls, Side side, MuxOptions options,
                                               MuxOpenHandler on_open,
-                                              std::function<void(const boost::system::error_code&)> on_closed);
+                                              std::function<void(const boost::system::error_code&)> on_closed,
+                                              std::function<void(uint32_t)> on_want = nullptr);
   ~MuxConnection();
 
   boost::asio::any_io_executor get_executor() const;
@@ -170,6 +172,8 @@ class MuxConnection {
 
   // Agent side: tells the proxy to open nothing more here (identity renewed, shutting down).
   void go_away();
+  // Proxy side: asks the agent to keep `count` connections to this proxy.
+  void want_connections(uint32_t count);
   // Ends the connection: every stream's pending and later operations fail.
   void close();
 

@@ -27,15 +27,15 @@ void append_frame(std::string& out, FrameType type, uint32_t stream, std::string
   out.append(payload);
 }
 
-void append_window_frame(std::string& out, uint32_t stream, uint32_t credit) {
-  append_frame_header(out, FrameType::kWindow, stream, 4);
+void append_window_frame(std::string& out, uint32_t stream, uint32_t credit, FrameType type) {
+  append_frame_header(out, type, stream, 4);
   append_u32(out, credit);
 }
 
 HeaderCheck read_frame_header(std::string_view bytes, FrameHeader& header) {
   if (bytes.size() < kFrameHeaderSize) return HeaderCheck::kNeedMore;
   const auto type = static_cast<uint8_t>(bytes[0]);
-  if (type < static_cast<uint8_t>(FrameType::kOpen) || type > static_cast<uint8_t>(FrameType::kGoAway))
+  if (type < static_cast<uint8_t>(FrameType::kOpen) || type > static_cast<uint8_t>(FrameType::kWant))
     return HeaderCheck::kBadType;
   header.type = static_cast<FrameType>(type);
   header.stream = read_u32(bytes.substr(1));
@@ -66,6 +66,8 @@ const char* frame_type_name(FrameType type) {
       return "reset";
     case FrameType::kGoAway:
       return "go-away";
+    case FrameType::kWant:
+      return "want";
   }
   return "unknown";
 }

@@ -26,6 +26,8 @@ enum class FrameType : uint8_t {
   kFin = 5,     // the sender sends no more on `stream`; its peer's reads end after what came before
   kReset = 6,   // `stream` is gone at the sender; its peer's writes fail, reads fail once drained
   kGoAway = 7,  // agent -> proxy, stream 0: open nothing more on this connection (it is draining)
+  kWant = 8,    // proxy -> agent, stream 0: payload u32 big-endian, how many connections it wants
+                // (one per event loop: a session runs on its connection's loop)
 };
 
 inline constexpr size_t kFrameHeaderSize = 9;
@@ -44,15 +46,16 @@ struct FrameHeader {
 void append_frame_header(std::string& out, FrameType type, uint32_t stream, uint32_t length);
 // Appends a whole frame.
 void append_frame(std::string& out, FrameType type, uint32_t stream, std::string_view payload);
-// A kWindow frame returning `credit`.
-void append_window_frame(std::string& out, uint32_t stream, uint32_t credit);
+// A kWindow frame returning `credit` (kWant has the same layout).
+void append_window_frame(std::string& out, uint32_t stream, uint32_t credit,
+                         FrameType type = FrameType::kWindow);
 
 enum class HeaderCheck { kOk, kNeedMore, kBadType, kTooLong };
 // Reads the header at the start of `bytes`. kNeedMore: fewer than 9 bytes; kBadType: not a known
 // FrameType; kTooLong: length above kMaxFramePayload (or above kMaxDataPayload for kData).
 HeaderCheck read_frame_header(std::string_view bytes, FrameHeader& header);
 
-// The u32 of a kWindow payload; nullopt unless the payload is exactly 4 bytes.
+// The u32 of a kWindow or kWant payload; nullopt unless the payload is exactly 4 bytes.
 std::optional<uint32_t> window_credit(std::string_view payload);
 
 const char* frame_type_name(FrameType type);

@@ -1,21 +1,21 @@
 // The reverse tunnel between the proxy and database agents (DESIGN section 2).
 //
-// Design: a pool of agent-dialled connections, not a multiplexer. Each agent
-// keeps a few idle mutual-TLS connections open to the proxy (host
-// certificates on both sides). To reach the agent, the proxy takes one idle
-// connection, writes one dial line (JSON + '\n') and from then on the
-// connection is a plain byte stream for that one database session; the agent
-// immediately dials a replacement. One TCP connection per session means no
-// head-of-line blocking between sessions and no framing cost on the relay.
+// Design: each agent keeps a few mutual-TLS connections open to the proxy (host certificates on
+// both sides), and every database session is a stream multiplexed over one of them
+// (tunnel/mux.h). A session's stream costs a stream id, credit counters and its pending
+// operations, not a TLS connection: in the pool this replaced, each session held one TLS
+// endpoint in the proxy and one in the agent (~17 KiB of OpenSSL state each) and made the agent
+// dial a replacement connection, handshake included.
 //
-// Wire format on a pooled connection (see tunnel/dial_line.h):
-//   proxy -> agent: one dial line, DialRequest::to_json() + '\n'
-//   agent -> proxy: one answer line, {"ok":true} or {"ok":false,"code":..,"error":..} + '\n'
-//   then, after an ok answer, the session's bytes in both directions.
-// The answer lets dial() tell a dead or refusing agent from a working one, so
-// the proxy can fail over to another agent serving the same database. Idle
-// connections are watched for readability: the agent never writes on an idle
-// connection, so readable means closed, and the connection leaves the pool.
+// A stream starts with the proxy's kOpen frame carrying the dial line (DialRequest::to_json(),
+// tunnel/dial_line.h) and the agent's kAnswer, ok or the error that refused it; the answer lets
+// dial() tell a refusing agent (unknown database, foreign cancel key) from an unreachable one, so
+// the proxy can fail over to another agent serving the same database. Then the session's bytes,
+// under per-stream credit so a slow client stalls only its own session.
+//
+// Event loops: a session runs on its connection's loop, in the proxy and in the agent. The proxy
+// spreads each agent's connections over its loops and asks the agent for at least one connection
+// per loop (kWant); dial() uses a connection on the caller's loop.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -32,6 +32,8 @@
 #include "net/server.h"
 
 namespace tp::tunnel {
+
+class MuxStream;  // tunnel/mux.h
 
 // ALPN protocol an agent uses when it tunnels through the proxy's web port.
 inline constexpr const char* kAlpnReverseTunnel = "teleport-reversetunnel";
@@ -60,28 +62,27 @@ struct DialRequest {
   static Result<DialRequest> from_json(const nlohmann::json& j);
 };
 
-// Proxy side: holds the idle connections agents dialled in.
+// Proxy side: holds the connections agents dialled in.
 class TunnelServer {
  public:
   virtual ~TunnelServer() = default;
   // Takes over a verified agent connection (TLS done, identity is a Db host).
   virtual void add_connection(const std::string& host_id, net::TlsStream stream) = 0;
-  // Sends the dial line on an idle connection of that agent, waits for the
-  // agent's answer and hands the stream over. Dead idle connections are skipped;
-  // when the pool is momentarily empty (a burst of sessions) it waits up to
-  // ~2 s for the agent's replacements. Errors: kUnavailable (agent not
-  // connected or not answering: try another agent), or the agent's refusal
-  // (e.g. kNotFound for a database or cancel key it does not have).
-  virtual boost::asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(
+  // Opens a stream on one of that agent's connections on the caller's event loop (the one with
+  // the fewest streams), waits for the agent's answer and hands the stream over; the caller
+  // must stay on that loop. Connections that ended or drain are skipped; when the agent has none
+  // on this loop for the moment (it is reconnecting) it waits up to ~2 s. Errors: kUnavailable
+  // (agent not connected or not answering: try another agent), or the agent's refusal (e.g.
+  // kNotFound for a database or cancel key it does not have).
+  virtual boost::asio::awaitable<Result<std::unique_ptr<MuxStream>>> dial(
       const std::string& host_id, const DialRequest& request) = 0;
-  // Agents with an idle connection, or that added one recently (their pool may be drained by a
-  // burst of sessions; dial() then waits for replacements).
+  // Agents with a connection, or that had one recently (they are reconnecting; dial() waits).
   virtual std::vector<std::string> connected_agents() const = 0;
 };
 
-// How long an agent counts as alive after it last added a connection, or after
-// a dial last took one of its idle connections (its replacements are on the
-// way): while it is, dial() waits for a connection instead of failing at once.
+// How long an agent counts as alive after it last added a connection, or after one of its
+// connections ended (it is reconnecting): while it is, dial() waits for a connection instead of
+// failing at once.
 inline constexpr std::chrono::milliseconds kAgentRecentlySeen{5000};
 
 // How long an agent resumes its tunnel connections' TLS session (net/tls.h resume_sessions_for):
@@ -89,11 +90,15 @@ inline constexpr std::chrono::milliseconds kAgentRecentlySeen{5000};
 // checks the agent's certificate on every connection, resumed or not.
 inline constexpr std::chrono::seconds kTunnelSessionLifetime{600};
 
-std::shared_ptr<TunnelServer> make_tunnel_server(boost::asio::io_context& io,
+// `loops`: the proxy's event loops (net/io_pool.h), each run by one thread; agents' connections
+// are spread over them. Empty: connections stay on the loop that accepted them, which must then
+// be run by one thread too.
+std::shared_ptr<TunnelServer> make_tunnel_server(std::vector<boost::asio::io_context*> loops = {},
                                                  std::chrono::milliseconds recently_seen = kAgentRecentlySeen);
 
-// Agent side: keeps `pool_size` idle connections to the proxy and runs the
-// handler for every dial, on its own coroutine.
+// Agent side: keeps `pool_size` connections to the proxy (more if the proxy asks for one per event
+// loop) and runs the handler for every stream the proxy opens, on its own coroutine, on the
+// connection's loop.
 struct TunnelAgentConfig {
   HostPort proxy_addr;
   bool via_web_port = true;               // use ALPN teleport-reversetunnel on the proxy's web port
@@ -106,21 +111,21 @@ struct TunnelAgentConfig {
   // Checked before the agent answers a dial; an error goes back to the proxy,
   // whose dial() returns it. Null accepts every dial.
   std::function<Status(const DialRequest&)> accept;
-  // Event loops (net/io_pool.h), asked for one per slot at start and one per session: a session
-  // runs on another loop than the slot that carried it, so the slot's replacement connection is
-  // dialled beside it rather than ahead of it. Each loop must be run by one thread: a session on
-  // one gets no strand. Unset: the io_context given to start_tunnel_agent (any number of threads).
+  // Event loops (net/io_pool.h), asked for one per connection: the connection's sessions run there.
+  // Each loop must be run by one thread: a session on one gets no strand. Unset: the io_context
+  // given to start_tunnel_agent (any number of threads; each connection then gets a strand).
   std::function<boost::asio::io_context&()> session_io;
 };
 
-using DialHandler = std::function<boost::asio::awaitable<void>(DialRequest, std::unique_ptr<net::TlsStream>)>;
+using DialHandler = std::function<boost::asio::awaitable<void>(DialRequest, std::unique_ptr<MuxStream>)>;
 
 class TunnelAgent {
  public:
   virtual ~TunnelAgent() = default;
-  // Stops dialling and closes the idle connections; running sessions go on.
+  // Stops dialling; connections take no new sessions and close once their sessions have ended.
   virtual void stop() = 0;
-  // Replaces the certificate used for new connections (after renewal).
+  // Replaces the certificate: new connections are made with it, and the old ones take no new
+  // sessions and close once theirs have ended.
   virtual void update_identity(std::string cert_pem, std::string key_pem) = 0;
 };
 

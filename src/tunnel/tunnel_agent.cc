@@ -1,7 +1,5 @@
-// Agent side of the reverse tunnel: `pool_size` slots, each keeping one idle
-// connection to the proxy; a slot that hands its connection to a session dials
-// a replacement at once, while the session runs on another event loop (when
-// there are several).
+// Agent side of the reverse tunnel: slots, each keeping one multiplexed connection to the proxy
+// (tunnel/mux.h) and making it again when it ends; the proxy opens sessions' streams on them.
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -9,9 +7,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/read_until.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <mutex>
 
@@ -21,6 +18,7 @@
 #include "net/tls.h"
 #include "tunnel/dial_line.h"
 #include "tunnel/internal/stream_io.h"
+#include "tunnel/mux.h"
 #include "tunnel/tunnel.h"
 
 namespace tp::tunnel {
@@ -33,48 +31,70 @@ constexpr std::chrono::seconds kConnectTimeout{5};
 constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kAnswerTimeout{5};
 constexpr std::chrono::seconds kFailureLogInterval{30};
+// However many event loops a proxy says it has, an agent keeps at most this many connections.
+constexpr size_t kMaxConnections = 64;
+// How often a draining connection looks whether its last session has ended.
+constexpr std::chrono::seconds kDrainPoll{1};
 
-class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_from_this<PooledTunnelAgent> {
+class MuxTunnelAgent final : public TunnelAgent, public std::enable_shared_from_this<MuxTunnelAgent> {
  public:
-  PooledTunnelAgent(asio::io_context& io, TunnelAgentConfig config, DialHandler handler)
+  MuxTunnelAgent(asio::io_context& io, TunnelAgentConfig config, DialHandler handler)
       : io_(io), config_(std::move(config)), handler_(std::move(handler)) {}
 
   void start() {
-    for (size_t i = 0; i < std::max<size_t>(config_.pool_size, 1); ++i) {
-      asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
-      auto slot = std::make_shared<Slot>(loop);
-      slots_.push_back(slot);
-      asio::co_spawn(slot->strand, run_slot(slot), [](std::exception_ptr e) { log_exception("slot", e); });
-    }
+    std::lock_guard lock(mu_);
+    while (slots_.size() < std::max<size_t>(config_.pool_size, 1)) add_slot();
   }
 
   void stop() override {
     stopped_ = true;
-    for (auto& slot : slots_) {
-      asio::post(slot->strand, [slot] {
-        boost::system::error_code ignored;
-        if (slot->idle) slot->idle->next_layer().close(ignored);
-        if (slot->timer) slot->timer->cancel();
-      });
-    }
+    wake_all();
   }
 
   void update_identity(std::string cert_pem, std::string key_pem) override {
-    std::lock_guard lock(mu_);
-    config_.cert_pem = std::move(cert_pem);
-    config_.key_pem = std::move(key_pem);
-    context_ = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      config_.cert_pem = std::move(cert_pem);
+      config_.key_pem = std::move(key_pem);
+      context_ = nullptr;
+      ++generation_;
+    }
+    wake_all();  // each slot drains its connection and dials a new one
   }
 
  private:
+  // One connection at a time to the proxy, made again whenever it ends.
   struct Slot {
-    explicit Slot(asio::io_context& l) : loop(l), strand(asio::make_strand(l)) {}
-    asio::io_context& loop;  // the slot's connections are made here; their sessions move on
-    asio::strand<asio::io_context::executor_type> strand;
-    // Set while the slot waits (idle connection, backoff), for stop(); strand only.
-    net::TlsStream* idle = nullptr;
-    asio::steady_timer* timer = nullptr;
+    Slot(asio::io_context& l, asio::any_io_executor e) : loop(l), executor(e), wake(e) {}
+    asio::io_context& loop;
+    asio::any_io_executor executor;  // the connection's and its sessions'
+    asio::steady_timer wake;         // cancelled to wake the slot: closed, stop, new identity
+    bool closed = false;             // executor only
   };
+
+  // Under mu_.
+  void add_slot() {
+    asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
+    // A loop from session_io has one thread; io_ may have several.
+    auto slot = std::make_shared<Slot>(loop, net::session_executor(loop, bool(config_.session_io)));
+    slots_.push_back(slot);
+    asio::co_spawn(slot->executor, run_slot(slot), [](std::exception_ptr e) { log_exception("tunnel connection", e); });
+  }
+
+  void wake_all() {
+    std::lock_guard lock(mu_);
+    for (auto& slot : slots_) asio::post(slot->executor, [slot] { slot->wake.cancel(); });
+  }
+
+  // The proxy asks for a connection per event loop it has.
+  void on_want(uint32_t count) {
+    if (stopped_) return;
+    std::lock_guard lock(mu_);
+    const size_t want = std::min<size_t>(count, kMaxConnections);
+    if (slots_.size() < want)
+      log::debug("tunnel", "the proxy asks for more tunnel connections", {{"connections", std::to_string(want)}});
+    while (slots_.size() < want) add_slot();
+  }
 
   static void log_exception(const char* what, std::exception_ptr e) {
     if (!e) return;
@@ -155,95 +175,106 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
     connected_ = true;
   }
 
-  asio::awaitable<void> backoff_sleep(Slot& slot, std::chrono::milliseconds delay) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-    slot.timer = &timer;
-    co_await timer.async_wait(kTuple);
-    slot.timer = nullptr;
+  asio::awaitable<void> sleep(Slot& slot, std::chrono::milliseconds delay) {
+    slot.wake.expires_after(delay);
+    co_await slot.wake.async_wait(kTuple);
   }
 
   asio::awaitable<void> run_slot(std::shared_ptr<Slot> slot) {
     auto self = shared_from_this();
     auto backoff = config_.min_backoff;
     while (!stopped_) {
+      uint64_t generation;
+      {
+        std::lock_guard lock(mu_);
+        generation = generation_;
+      }
       auto connected = co_await connect_once();
       if (stopped_) break;
       if (!connected.ok()) {
         note_failure(connected.error());
         // Jitter in [backoff/2, backoff] spreads reconnects of many slots and agents.
         auto jitter = std::chrono::milliseconds(crypto_rng().u32() % (backoff.count() / 2 + 1));
-        co_await backoff_sleep(*slot, backoff - jitter);
+        co_await sleep(*slot, backoff - jitter);
         backoff = std::min(backoff * 2, config_.max_backoff);
         continue;
       }
       note_success();
       backoff = config_.min_backoff;
-      std::unique_ptr<net::TlsStream> stream = std::move(*connected);
-
-      // Idle until the proxy dials (or closes: then simply dial again).
-      std::string buffer;
-      slot->idle = stream.get();
-      auto [ec, n] =
-          co_await asio::async_read_until(*stream, asio::dynamic_buffer(buffer, kMaxDialLine), '\n', kTuple);
-      slot->idle = nullptr;
-      if (ec) {
-        if (!stopped_) log::debug("tunnel", "idle tunnel connection closed", {{"error", ec.message()}});
-        continue;
+      slot->closed = false;
+      std::weak_ptr<MuxTunnelAgent> weak = self;
+      auto mux = MuxConnection::start(
+          std::move(*connected), MuxConnection::Side::kAgent, MuxOptions{},
+          [weak](std::unique_ptr<MuxStream> stream, std::string payload) {
+            if (auto agent = weak.lock()) agent->on_open(std::move(stream), std::move(payload));
+          },
+          [slot](const boost::system::error_code&) {
+            slot->closed = true;
+            slot->wake.cancel();
+          },
+          [weak](uint32_t count) {
+            if (auto agent = weak.lock()) agent->on_want(count);
+          });
+      // Until the connection ends, the agent stops or the identity changes.
+      while (!slot->closed && !stopped_ && !renewed(generation)) {
+        slot->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await slot->wake.async_wait(kTuple);
       }
-      auto request = decode_dial_line(std::string_view(buffer).substr(0, n - 1));
-      Status accepted;
-      if (!request.ok()) accepted = request.error();
-      if (request.ok()) {
-        // The proxy sends nothing after its line until we answer; keep any extra bytes anyway.
-        request->initial_data += buffer.substr(n);
-        if (stopped_)
-          accepted = unavailable("the database agent is shutting down");
-        else if (config_.accept)
-          accepted = config_.accept(*request);
-      }
-      auto answered =
-          co_await internal::write_all(*stream, encode_dial_answer(accepted),
-                                       std::chrono::duration_cast<std::chrono::milliseconds>(kAnswerTimeout));
-      if (!accepted.ok() || !answered.ok()) {
-        if (!accepted.ok()) log::debug("tunnel", "dial refused", {{"error", accepted.error().message}});
-        boost::system::error_code ignored;
-        stream->next_layer().close(ignored);
-        continue;
-      }
-      // The session moves to another event loop (as the proxy's dial() does), so the replacement
-      // this slot dials next does not run its handshake on the thread setting the session up.
-      asio::io_context* session_loop = &loop_for_session(slot->loop);
-      if (session_loop != &slot->loop) {
-        boost::system::error_code ec;
-        stream->rebind(session_loop->get_executor(), ec);
-        if (ec) {
-          log::warn("tunnel",
-                    "cannot move a session to another event loop; it runs on its tunnel connection's",
-                    {{"error", ec.message()}});
-          session_loop = &slot->loop;
-        }
-      }
-      // A loop from session_io has one thread; io_ may have several.
-      asio::any_io_executor executor = net::session_executor(*session_loop, bool(config_.session_io));
-      asio::co_spawn(executor, handler_(std::move(*request), std::move(stream)),
-                     [](std::exception_ptr e) { log_exception("session", e); });
+      if (!slot->closed) drain(mux);
     }
   }
 
-  // The next loop from session_io that is not the slot's own, unless there is only that one.
-  asio::io_context& loop_for_session(asio::io_context& slot_loop) {
-    if (!config_.session_io) return slot_loop;
-    asio::io_context* next = &config_.session_io();
-    if (next == &slot_loop) next = &config_.session_io();  // a round robin shared with others
-    return *next;
+  bool renewed(uint64_t generation) {
+    std::lock_guard lock(mu_);
+    return generation != generation_;
+  }
+
+  // No new sessions on `mux`; it closes once its sessions have ended.
+  void drain(std::shared_ptr<MuxConnection> mux) {
+    mux->go_away();
+    auto executor = mux->get_executor();
+    asio::co_spawn(
+        executor,
+        [](std::shared_ptr<MuxConnection> mux) -> asio::awaitable<void> {
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          while (!mux->closed() && mux->open_streams() > 0) {
+            timer.expires_after(kDrainPoll);
+            co_await timer.async_wait(kTuple);
+          }
+          mux->close();
+        }(std::move(mux)),
+        asio::detached);
+  }
+
+  void on_open(std::unique_ptr<MuxStream> stream, std::string payload) {
+    auto request = decode_dial_line(payload);
+    Status accepted;
+    if (!request.ok()) accepted = request.error();
+    if (request.ok()) {
+      if (stopped_)
+        accepted = unavailable("the database agent is shutting down");
+      else if (config_.accept)
+        accepted = config_.accept(*request);
+    }
+    std::string answer = encode_dial_answer(accepted);
+    answer.pop_back();  // the frame delimits it
+    stream->answer(accepted.ok(), answer);
+    if (!accepted.ok()) {
+      log::debug("tunnel", "dial refused", {{"error", accepted.error().message}});
+      return;
+    }
+    auto executor = stream->get_executor();
+    asio::co_spawn(executor, handler_(std::move(*request), std::move(stream)),
+                   [](std::exception_ptr e) { log_exception("session", e); });
   }
 
   asio::io_context& io_;
   TunnelAgentConfig config_;
   DialHandler handler_;
-  std::vector<std::shared_ptr<Slot>> slots_;
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
+  std::vector<std::shared_ptr<Slot>> slots_;
+  uint64_t generation_ = 0;  // of the identity
   ssl::context* context_ = nullptr;
   std::vector<std::unique_ptr<ssl::context>> contexts_;
   bool connected_ = false;
@@ -254,7 +285,7 @@ class PooledTunnelAgent final : public TunnelAgent, public std::enable_shared_fr
 
 std::shared_ptr<TunnelAgent> start_tunnel_agent(asio::io_context& io, TunnelAgentConfig config,
                                                 DialHandler handler) {
-  auto agent = std::make_shared<PooledTunnelAgent>(io, std::move(config), std::move(handler));
+  auto agent = std::make_shared<MuxTunnelAgent>(io, std::move(config), std::move(handler));
   agent->start();
   return agent;
 }

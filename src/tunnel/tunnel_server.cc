@@ -1,164 +1,193 @@
-// Proxy side of the reverse tunnel: per-agent queues of idle connections.
-#include <boost/asio/redirect_error.hpp>
+// Proxy side of the reverse tunnel: each agent's multiplexed connections, spread over the event
+// loops, and the streams opened on them.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <map>
 #include <mutex>
 
 #include "common/log.h"
 #include "tunnel/dial_line.h"
 #include "tunnel/internal/stream_io.h"
+#include "tunnel/mux.h"
 #include "tunnel/tunnel.h"
 
 namespace tp::tunnel {
 namespace {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::chrono::milliseconds kDialTimeout{5000};
-// How long dial() waits for a replacement when a live agent's pool is empty.
-constexpr std::chrono::milliseconds kEmptyPoolWait{2000};
-constexpr std::chrono::milliseconds kEmptyPoolPoll{20};
+// How long dial() waits for a connection on its event loop when a live agent has none there (it is
+// reconnecting, or dialling the connections want_connections asked for).
+constexpr std::chrono::milliseconds kNoConnectionWait{2000};
+constexpr std::chrono::milliseconds kNoConnectionPoll{20};
 
-struct IdleConnection {
-  std::unique_ptr<net::TlsStream> stream;
+asio::execution_context* loop_of(const asio::any_io_executor& executor) {
+  return &asio::query(executor, asio::execution::context);
+}
+
+struct AgentConnection {
+  std::shared_ptr<MuxConnection> mux;
+  asio::execution_context* loop = nullptr;
 };
 
-class PooledTunnelServer final : public TunnelServer,
-                                 public std::enable_shared_from_this<PooledTunnelServer> {
+class MuxTunnelServer final : public TunnelServer, public std::enable_shared_from_this<MuxTunnelServer> {
  public:
-  explicit PooledTunnelServer(std::chrono::milliseconds recently_seen) : recently_seen_(recently_seen) {}
+  MuxTunnelServer(std::vector<asio::io_context*> loops, std::chrono::milliseconds recently_seen)
+      : loops_(std::move(loops)), recently_seen_(recently_seen) {}
 
   void add_connection(const std::string& host_id, net::TlsStream stream) override {
-    auto entry = std::make_shared<IdleConnection>();
-    entry->stream = std::make_unique<net::TlsStream>(std::move(stream));
-    internal::enable_keepalive(entry->stream->next_layer());
-    std::weak_ptr<PooledTunnelServer> weak = shared_from_this();
-    std::lock_guard lock(mu_);
-    auto& agent = agents_[host_id];
-    agent.last_added = Clock::now();
-    agent.idle.push_back(entry);
-    // The agent writes nothing on an idle connection: readable means closed.
-    // Started under the lock so dial() cannot cancel before the wait exists.
-    entry->stream->next_layer().async_wait(net::tcp::socket::wait_read, [weak, host_id, entry](auto ec) {
-      if (ec == asio::error::operation_aborted) return;
-      if (auto self = weak.lock()) self->drop_idle(host_id, entry);
-    });
+    auto tls = std::make_unique<net::TlsStream>(std::move(stream));
+    internal::enable_keepalive(tls->next_layer());
+    asio::execution_context* loop = loop_of(tls->get_executor());
+    if (asio::io_context* target = emptiest_loop(host_id); target && target != loop) {
+      // Sessions run on their tunnel connection's loop: spread each agent's connections evenly.
+      boost::system::error_code ec;
+      tls->rebind(target->get_executor(), ec);
+      if (!ec) loop = target;
+    }
+    auto entry = std::make_shared<AgentConnection>();
+    entry->loop = loop;
+    std::weak_ptr<MuxTunnelServer> weak = shared_from_this();
+    std::weak_ptr<AgentConnection> weak_entry = entry;
+    entry->mux = MuxConnection::start(std::move(tls), MuxConnection::Side::kProxy, MuxOptions{}, nullptr,
+                                      [weak, host_id, weak_entry](const boost::system::error_code&) {
+                                        auto self = weak.lock();
+                                        auto e = weak_entry.lock();
+                                        if (self && e) self->remove(host_id, e);
+                                      });
+    size_t connections = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto& agent = agents_[host_id];
+      agent.last_added = Clock::now();
+      agent.connections.push_back(entry);
+      connections = agent.connections.size();
+    }
+    if (!loops_.empty()) {
+      asio::post(entry->mux->get_executor(), [mux = entry->mux, n = static_cast<uint32_t>(loops_.size())] {
+        mux->want_connections(n);
+      });
+    }
     log::debug("tunnel", "agent connection added",
-               {{"host_id", host_id}, {"idle", std::to_string(agent.idle.size())}});
+               {{"host_id", host_id}, {"connections", std::to_string(connections)}});
   }
 
-  asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> dial(const std::string& host_id,
-                                                                const DialRequest& request) override {
+  asio::awaitable<Result<std::unique_ptr<MuxStream>>> dial(const std::string& host_id,
+                                                           const DialRequest& request) override {
     auto self = shared_from_this();  // outlive the caller's references while suspended
-    const std::string line = encode_dial_line(request);
-    const auto give_up = Clock::now() + kEmptyPoolWait;
+    std::string line = encode_dial_line(request);
+    line.pop_back();  // the frame delimits it
+    auto executor = co_await asio::this_coro::executor;
+    asio::execution_context* here = loop_of(executor);
+    const auto give_up = Clock::now() + kNoConnectionWait;
     std::string last_failure;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    asio::steady_timer timer(executor);
     while (true) {
-      auto [entry, live] = take_idle(host_id);
-      if (!entry) {
+      auto [mux, live] = pick(host_id, here);
+      if (!mux) {
         if (!live || Clock::now() >= give_up) {
           // (No ?: with class temporaries in coroutines: GCC 12 may destroy them twice.)
           std::string why;
           if (!last_failure.empty()) why = " (last attempt: " + last_failure + ")";
-          co_return unavailable("database agent " + host_id +
-                                " has no reverse tunnel connection to this proxy" + why +
-                                "; is its Database Service running?");
+          co_return unavailable("database agent " + host_id + " has no reverse tunnel connection to this proxy" +
+                                why + "; is its Database Service running?");
         }
-        timer.expires_after(kEmptyPoolPoll);
-        boost::system::error_code ignored;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        timer.expires_after(kNoConnectionPoll);
+        co_await timer.async_wait(kTuple);
         continue;
       }
-      boost::system::error_code ignored;
-      auto session = co_await asio::this_coro::executor;
-      if (&asio::query(session, asio::execution::context) ==
-          &asio::query(entry->stream->get_executor(), asio::execution::context)) {
-        entry->stream->next_layer().cancel(ignored);  // stop the idle watch; it consumed nothing
-      } else {
-        // Onto the session's event loop (net/io_pool.h); releasing the socket ends the idle watch.
-        // If it cannot move, it serves from its own loop.
-        boost::system::error_code not_moved;
-        entry->stream->rebind(session, not_moved);
-        if (not_moved) entry->stream->next_layer().cancel(ignored);
+      timer.expires_after(kDialTimeout);
+      auto outcome = co_await (mux->async_open(line, kTuple) || timer.async_wait(kTuple));
+      if (outcome.index() == 1)
+        co_return unavailable("database agent " + host_id + " did not answer within " +
+                              std::to_string(kDialTimeout.count() / 1000) + " s");
+      auto [ec, stream, answer] = std::move(std::get<0>(outcome));
+      if (!ec) co_return std::move(stream);
+      if (ec == asio::error::connection_refused && !answer.empty()) {
+        // The agent is alive and said no (unknown database, foreign cancel key).
+        Status refusal = decode_dial_answer(answer);
+        if (!refusal.ok()) co_return refusal.error();
       }
-      auto sent = co_await internal::write_all(*entry->stream, line, kDialTimeout);
-      Status answer = sent;
-      if (sent.ok()) {
-        auto answer_line = co_await internal::read_short_line(*entry->stream, kMaxAnswerLine, kDialTimeout);
-        if (answer_line.ok())
-          answer = decode_dial_answer(*answer_line);
-        else
-          answer = answer_line.error();
-        if (answer.ok()) co_return std::move(entry->stream);
-        if (answer_line.ok()) {
-          // The agent is alive and said no (unknown database, foreign cancel key).
-          entry->stream->next_layer().close(ignored);
-          co_return answer.error();
-        }
-      }
-      // A dead connection: try the next one.
-      last_failure = answer.error().message;
-      log::debug("tunnel", "skipping dead agent connection", {{"host_id", host_id}, {"error", last_failure}});
-      entry->stream->next_layer().close(ignored);
+      // A connection that ended or is draining: try another.
+      last_failure = ec.message();
+      log::debug("tunnel", "skipping agent connection", {{"host_id", host_id}, {"error", last_failure}});
     }
   }
 
   std::vector<std::string> connected_agents() const override {
     std::lock_guard lock(mu_);
     std::vector<std::string> out;
-    // A burst of sessions can drain an agent's idle pool for a moment: an agent whose pool was
-    // just emptied by dials (not by its connections closing) still counts, and dial() waits for
-    // the replacements it is already dialling.
+    // An agent whose connections just ended is reconnecting: for a while it still counts, and
+    // dial() waits for it.
     const auto now = Clock::now();
     for (const auto& [host_id, agent] : agents_)
-      if (!agent.idle.empty() || now - agent.last_taken < recently_seen_) out.push_back(host_id);
+      if (usable(agent) || now - agent.last_added < recently_seen_ || now - agent.last_lost < recently_seen_)
+        out.push_back(host_id);
     return out;
   }
 
  private:
   struct Agent {
-    std::deque<std::shared_ptr<IdleConnection>> idle;
+    std::vector<std::shared_ptr<AgentConnection>> connections;
     Clock::time_point last_added{};
-    Clock::time_point last_taken{};  // when dial() last took an idle connection
+    Clock::time_point last_lost{};  // when one of its connections last ended
   };
 
-  // The oldest idle connection, and whether the agent looks alive.
-  std::pair<std::shared_ptr<IdleConnection>, bool> take_idle(const std::string& host_id) {
+  static bool usable(const Agent& agent) {
+    for (const auto& c : agent.connections)
+      if (!c->mux->going_away()) return true;
+    return false;
+  }
+
+  // The loop with the fewest of this agent's connections (the first loop on a tie).
+  asio::io_context* emptiest_loop(const std::string& host_id) {
+    if (loops_.empty()) return nullptr;
+    std::lock_guard lock(mu_);
+    std::map<asio::execution_context*, size_t> count;
+    if (auto it = agents_.find(host_id); it != agents_.end())
+      for (const auto& c : it->second.connections)
+        if (!c->mux->going_away()) ++count[c->loop];
+    asio::io_context* best = loops_.front();
+    for (auto* loop : loops_)
+      if (count[loop] < count[best]) best = loop;
+    return best;
+  }
+
+  // The agent's connection on `loop` carrying the fewest streams, and whether the agent looks alive.
+  std::pair<std::shared_ptr<MuxConnection>, bool> pick(const std::string& host_id, asio::execution_context* loop) {
     std::lock_guard lock(mu_);
     auto it = agents_.find(host_id);
     if (it == agents_.end()) return {nullptr, false};
-    auto& agent = it->second;
-    // Alive: it added a connection lately, or a dial took one lately and the
-    // agent is dialling its replacement. An agent that added its pool long ago
-    // and has been idle since is as alive as one that just did.
-    const auto now = Clock::now();
-    bool live = now - agent.last_added < recently_seen_ || now - agent.last_taken < recently_seen_;
-    if (agent.idle.empty()) return {nullptr, live};
-    auto entry = std::move(agent.idle.front());
-    agent.idle.pop_front();
-    agent.last_taken = Clock::now();
-    return {std::move(entry), true};
-  }
-
-  void drop_idle(const std::string& host_id, const std::shared_ptr<IdleConnection>& entry) {
-    {
-      std::lock_guard lock(mu_);
-      auto it = agents_.find(host_id);
-      if (it == agents_.end()) return;
-      auto& idle = it->second.idle;
-      auto pos = std::find(idle.begin(), idle.end(), entry);
-      if (pos == idle.end()) return;  // dial() took it
-      idle.erase(pos);
+    const Agent& agent = it->second;
+    std::shared_ptr<MuxConnection> best;
+    for (const auto& c : agent.connections) {
+      if (c->loop != loop || c->mux->going_away()) continue;
+      if (!best || c->mux->open_streams() < best->open_streams()) best = c->mux;
     }
-    log::debug("tunnel", "agent connection closed while idle", {{"host_id", host_id}});
-    boost::system::error_code ignored;
-    entry->stream->next_layer().close(ignored);
+    const auto now = Clock::now();
+    const bool live =
+        usable(agent) || now - agent.last_added < recently_seen_ || now - agent.last_lost < recently_seen_;
+    return {best, live};
   }
 
+  void remove(const std::string& host_id, const std::shared_ptr<AgentConnection>& entry) {
+    std::lock_guard lock(mu_);
+    auto it = agents_.find(host_id);
+    if (it == agents_.end()) return;
+    auto& list = it->second.connections;
+    list.erase(std::remove(list.begin(), list.end(), entry), list.end());
+    it->second.last_lost = Clock::now();
+    log::debug("tunnel", "agent connection closed",
+               {{"host_id", host_id}, {"connections", std::to_string(list.size())}});
+  }
+
+  const std::vector<asio::io_context*> loops_;
   const std::chrono::milliseconds recently_seen_;
   mutable std::mutex mu_;
   std::map<std::string, Agent> agents_;
@@ -166,8 +195,9 @@ class PooledTunnelServer final : public TunnelServer,
 
 }  // namespace
 
-std::shared_ptr<TunnelServer> make_tunnel_server(asio::io_context& /*io*/, std::chrono::milliseconds recently_seen) {
-  return std::make_shared<PooledTunnelServer>(recently_seen);
+std::shared_ptr<TunnelServer> make_tunnel_server(std::vector<asio::io_context*> loops,
+                                                 std::chrono::milliseconds recently_seen) {
+  return std::make_shared<MuxTunnelServer>(std::move(loops), recently_seen);
 }
 
 }  // namespace tp::tunnel

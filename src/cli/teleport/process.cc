@@ -42,7 +42,8 @@ int run_teleport(const TeleportConfig& config) {
     if (!started.ok()) return fail(started.error());
     auth = std::move(*started);
   }
-  ServiceSet services{io, config, auth.get(), {}, [&loops]() -> boost::asio::io_context& { return loops.next(); }};
+  ServiceSet services{io, config, auth.get(), {}, [&loops]() -> boost::asio::io_context& { return loops.next(); },
+                      loops.all()};
   if (config.proxy.enabled) {
     if (auto s = start_proxy_service(services); !s.ok()) return fail(s.error());
   }

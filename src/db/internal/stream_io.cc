@@ -44,7 +44,7 @@ asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, ReadBuffer&
   co_return out;
 }
 
-asio::awaitable<boost::system::error_code> wait_between_messages(net::TlsStream& stream,
+asio::awaitable<boost::system::error_code> wait_between_messages(tunnel::MuxStream& stream,
                                                                  const ReadSizer& sizer,
                                                                  std::string& pending) {
   if (!sizer.quiet() || !pending.empty()) co_return boost::system::error_code();
@@ -60,6 +60,13 @@ asio::awaitable<void> close_stream(net::TlsStream& stream, std::chrono::millisec
   co_await (stream.async_shutdown(kTuple) || timer.async_wait(kTuple));
   boost::system::error_code ignored;
   stream.next_layer().close(ignored);
+}
+
+asio::awaitable<void> close_stream(tunnel::MuxStream& stream) {
+  boost::system::error_code ignored;
+  stream.shutdown(asio::socket_base::shutdown_send, ignored);
+  stream.close(ignored);
+  co_return;
 }
 
 }  // namespace tp::db::internal

@@ -1,4 +1,5 @@
-// Reading, writing and closing a session's TLS streams: what both engines' relays and start-ups share.
+// Reading, writing and closing a session's streams, the client's (a tunnel stream) and the
+// server's (TLS): what both engines' relays and start-ups share.
 // Asio heavy: include only from .cc files.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include "db/internal/session_deadline.h"
 #include "net/relay_ops.h"
 #include "net/server.h"
+#include "tunnel/mux.h"
 
 namespace tp::db::internal {
 
@@ -52,11 +54,14 @@ boost::asio::awaitable<ServerRead> read_or_deadline(net::TlsStream& stream, Read
 // For the client-to-server relay, before it reads: between messages (nothing pending, the last
 // reads small) frees `pending` and waits until the client sends. An error: the connection is gone,
 // or the wait was cancelled (net::cancel_pending). The wait takes no cancellation slot.
-boost::asio::awaitable<boost::system::error_code> wait_between_messages(net::TlsStream& stream,
+boost::asio::awaitable<boost::system::error_code> wait_between_messages(tunnel::MuxStream& stream,
                                                                         const ReadSizer& sizer,
                                                                         std::string& pending);
 
 // Sends close_notify, waits at most `grace` for the peer's, then closes the socket.
 boost::asio::awaitable<void> close_stream(net::TlsStream& stream, std::chrono::milliseconds grace);
+// A tunnel stream has no close_notify to wait for: sends FIN, then closes the stream. The peer reads
+// what was written, then EOF, even when the close resets a stream the peer has not finished.
+boost::asio::awaitable<void> close_stream(tunnel::MuxStream& stream);
 
 }  // namespace tp::db::internal

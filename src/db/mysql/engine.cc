@@ -35,7 +35,7 @@ uint32_t greeting_connection_id(Rng& rng) {
 }
 
 // TLS routing: greet the client and read its HandshakeResponse41, within kHandshakeTimeout.
-asio::awaitable<Result<MysqlClientHello>> greet_client(net::TlsStream& client,
+asio::awaitable<Result<MysqlClientHello>> greet_client(tunnel::MuxStream& client,
                                                        const mysql::HandshakeV10& greeting,
                                                        std::string& buffer) {
   auto exchange = [&]() -> asio::awaitable<Result<MysqlClientHello>> {
@@ -86,7 +86,7 @@ struct MysqlEngine::Started {
 // expressions, in the coroutine's frame for as long as it runs; so the login runs in start(), whose
 // frame is gone once the session is on, and serve() keeps only what the relay needs.
 asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
-                                         std::unique_ptr<net::TlsStream> client) {
+                                         std::unique_ptr<tunnel::MuxStream> client) {
   auto executor = co_await asio::this_coro::executor;
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());
@@ -96,7 +96,7 @@ asio::awaitable<void> MysqlEngine::serve(tunnel::DialRequest request,
 }
 
 asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::DialRequest& request,
-                                                                        net::TlsStream& client) {
+                                                                        tunnel::MuxStream& client) {
   const Database* db = ctx_.find_database(request.db_name);
   const bool handoff = !request.initial_data.empty();
 
@@ -221,7 +221,7 @@ asio::awaitable<std::optional<MysqlEngine::Started>> MysqlEngine::start(tunnel::
   co_return std::move(on);
 }
 
-asio::awaitable<void> MysqlEngine::run(Started& on, net::TlsStream& client,
+asio::awaitable<void> MysqlEngine::run(Started& on, tunnel::MuxStream& client,
                                        internal::SessionDeadline& deadline) {
   SessionInfo& s = on.info;
   const MysqlClientHello& hello = on.hello;

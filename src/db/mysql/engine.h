@@ -28,15 +28,16 @@ class MysqlEngine final : public Engine {
   explicit MysqlEngine(AgentContext& ctx) : ctx_(ctx) {}
 
   boost::asio::awaitable<void> serve(tunnel::DialRequest request,
-                                     std::unique_ptr<net::TlsStream> client) override;
+                                     std::unique_ptr<tunnel::MuxStream> client) override;
 
  private:
   struct Started;  // engine.cc
   // The connection phase, the checks and the upstream login; the client has had its answer when it
   // returns nothing.
-  boost::asio::awaitable<std::optional<Started>> start(tunnel::DialRequest& request, net::TlsStream& client);
+  boost::asio::awaitable<std::optional<Started>> start(tunnel::DialRequest& request,
+                                                       tunnel::MuxStream& client);
   // The relay and the session's end.
-  boost::asio::awaitable<void> run(Started& started, net::TlsStream& client,
+  boost::asio::awaitable<void> run(Started& started, tunnel::MuxStream& client,
                                    internal::SessionDeadline& deadline);
 
   AgentContext& ctx_;

@@ -79,7 +79,7 @@ struct PostgresEngine::Started {
 // held a 5 KiB frame through the whole session. So the login runs in start(), whose frame is gone
 // once the session is on, and serve() keeps only what the relay needs.
 asio::awaitable<void> PostgresEngine::serve(tunnel::DialRequest request,
-                                            std::unique_ptr<net::TlsStream> client) {
+                                            std::unique_ptr<tunnel::MuxStream> client) {
   auto executor = co_await asio::this_coro::executor;
   internal::SessionDeadline deadline(executor, ctx_.clock);
   auto registration = ctx_.sessions.add(deadline.stop_hook());

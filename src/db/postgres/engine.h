@@ -33,7 +33,7 @@ class PostgresEngine final : public Engine {
   // A pg_cancel dial is ours only when we issued its key.
   Status accept_dial(const tunnel::DialRequest& request) override;
   boost::asio::awaitable<void> serve(tunnel::DialRequest request,
-                                     std::unique_ptr<net::TlsStream> client) override;
+                                     std::unique_ptr<tunnel::MuxStream> client) override;
 
   CancelRegistry& cancels() { return cancels_; }
 

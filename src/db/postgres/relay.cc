@@ -60,7 +60,7 @@ asio::awaitable<RelayEnd> client_to_server(ClientConn& client, net::TlsStream& u
   }
 }
 
-asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, net::TlsStream& client,
+asio::awaitable<RelayEnd> server_to_client(net::TlsStream& upstream, tunnel::MuxStream& client,
                                            std::string pending, internal::SessionDeadline& deadline) {
   FrameTracker frames;
   if (!pending.empty()) {

@@ -15,15 +15,6 @@ namespace {
 constexpr std::chrono::seconds kStartupTimeout{30};
 }
 
-asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, size_t max) {
-  size_t old = buffer.size();
-  buffer.resize(old + max);
-  auto [ec, n] = co_await stream.async_read_some(asio::buffer(buffer.data() + old, max), kTuple);
-  buffer.resize(old + n);
-  if (ec) co_return unavailable("connection closed: " + ec.message());
-  co_return Status{};
-}
-
 asio::awaitable<Result<std::variant<pg::StartupMessage, pg::CancelRequest>>> read_client_startup(
     ClientConn& client) {
   using Out = Result<std::variant<pg::StartupMessage, pg::CancelRequest>>;

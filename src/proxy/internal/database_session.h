@@ -7,6 +7,7 @@
 #include "proxy/client_errors.h"
 #include "proxy/internal/frontends.h"
 #include "proxy/internal/streams.h"
+#include "tunnel/mux.h"
 
 namespace tp::proxy::internal {
 

@@ -30,7 +30,7 @@ asio::awaitable<void> serve_tunnel_connection(std::shared_ptr<ProxyState> state,
 
 // Routing (database_session.cc): opens a tunnel stream to an agent serving the client's route,
 // failing over between agents. `db_name` receives the route's database for logs.
-asio::awaitable<Result<std::unique_ptr<net::TlsStream>>> open_database_stream(ProxyState& state,
+asio::awaitable<Result<std::unique_ptr<tunnel::MuxStream>>> open_database_stream(ProxyState& state,
                                                                                const PeerCert& peer,
                                                                                const std::string& protocol,
                                                                                std::string initial_data,

@@ -1,5 +1,5 @@
-// The MySQL engine end to end in one process: a test client (playing the proxy's side of a tunnel
-// connection) speaks the MySQL protocol to the engine, which talks to a fake MySQL server over
+// The MySQL engine end to end in one process: a test client (playing the proxy's end of a tunnel
+// stream) speaks the MySQL protocol to the engine, which talks to a fake MySQL server over
 // verify-full TLS.
 #include "db/mysql/engine.h"
 
@@ -8,16 +8,16 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <thread>
 
 #include "common/files.h"
 #include "db/mysql/client_handshake.h"
 #include "protocol/mysql/response_tracker.h"
+#include "tunnel/dial_line.h"
 #include "unit/backend/temp_dir.h"
 #include "unit/db_mysql/fake_mysql.h"
+#include "unit/tunnel/mux_pair.h"
 
 namespace tp::db {
 namespace {
@@ -25,7 +25,7 @@ namespace {
 namespace asio = boost::asio;
 namespace m = tp::mysql;
 using namespace std::chrono_literals;
-using SyncTls = asio::ssl::stream<asio::ip::tcp::socket>;
+using ClientEnd = testing::BlockingMuxStream;
 
 struct Wire {
   uint8_t seq = 0;
@@ -81,21 +81,14 @@ class MysqlEngineTest : public ::testing::Test {
                      blocking_});
     engine_ = std::make_unique<MysqlEngine>(*ctx_);
 
-    auto link = pki_.host_cert("proxy", kHostRoleProxy);
-    auto server_ctx = net::make_server_context({link.cert_pem, link.key_pem});
-    ASSERT_TRUE(server_ctx.ok());
-    link_server_ctx_ = std::make_unique<asio::ssl::context>(std::move(*server_ctx));
-    net::TlsClientConfig client;
-    client.insecure_skip_verify = true;
-    auto client_ctx = net::make_client_context(client);
-    ASSERT_TRUE(client_ctx.ok());
-    link_client_ctx_ = std::make_unique<asio::ssl::context>(std::move(*client_ctx));
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    ASSERT_TRUE(tunnel_.connect());
   }
 
   void TearDown() override {
     sessions_.stop_all();
     EXPECT_TRUE(wait_for([&] { return sessions_.active() == 0; }));
+    tunnel_.close();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
@@ -125,25 +118,20 @@ class MysqlEngineTest : public ::testing::Test {
     return r;
   }
 
-  // Starts the engine on a fresh TLS link and returns the client's end.
-  std::unique_ptr<SyncTls> open(tunnel::DialRequest request) {
-    asio::ip::tcp::acceptor acceptor(sync_io_, {asio::ip::make_address("127.0.0.1"), 0});
-    uint16_t port = acceptor.local_endpoint().port();
-    asio::co_spawn(
-        asio::make_strand(io_),
-        [this, request, port]() mutable -> asio::awaitable<void> {
-          HostPort link{"127.0.0.1", port};  // named: GCC 12 mishandles aggregate prvalue coroutine arguments
-          auto socket = co_await net::connect_tcp(link, 5s);
-          if (!socket.ok()) co_return;
-          auto stream = std::make_unique<net::TlsStream>(std::move(*socket), *link_client_ctx_);
-          if (!co_await net::tls_handshake(*stream, asio::ssl::stream_base::client, 5s)) co_return;
-          co_await engine_->serve(std::move(request), std::move(stream));
-        },
-        asio::detached);
-    auto client = std::make_unique<SyncTls>(sync_io_, *link_server_ctx_);
-    acceptor.accept(client->next_layer());
-    client->handshake(asio::ssl::stream_base::server);
-    return client;
+  // Opens a tunnel stream for `request` and returns its proxy end; the agent end serves it.
+  std::unique_ptr<ClientEnd> open(const tunnel::DialRequest& request) {
+    auto opened = tunnel_.open(tunnel::encode_dial_line(request));
+    if (opened.ec) throw std::runtime_error("cannot open a tunnel stream: " + opened.ec.message());
+    return std::make_unique<ClientEnd>(std::move(opened.stream));
+  }
+
+  // The agent end: each stream's dial request goes to the engine, on the stream's loop.
+  void serve_stream(std::unique_ptr<tunnel::MuxStream> stream, const std::string& payload) {
+    auto request = tunnel::decode_dial_line(payload.substr(0, payload.find('\n')));
+    if (!request.ok()) return stream->answer(false, request.error().message);
+    stream->answer(true, "ok");
+    auto executor = stream->get_executor();
+    asio::co_spawn(executor, engine_->serve(std::move(*request), std::move(stream)), asio::detached);
   }
 
   static m::HandshakeResponse41 response(const std::string& user, const std::string& database) {
@@ -157,10 +145,12 @@ class MysqlEngineTest : public ::testing::Test {
     return r;
   }
 
-  static void send(SyncTls& s, const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
-  static void send_command(SyncTls& s, const std::string& payload) { send(s, m::encode_packet(payload, 0)); }
+  static void send(ClientEnd& s, const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
+  static void send_command(ClientEnd& s, const std::string& payload) {
+    send(s, m::encode_packet(payload, 0));
+  }
 
-  static Wire read_packet(SyncTls& s) {
+  static Wire read_packet(ClientEnd& s) {
     unsigned char header[4];
     asio::read(s, asio::buffer(header));
     Wire w;
@@ -171,7 +161,7 @@ class MysqlEngineTest : public ::testing::Test {
   }
 
   // TLS routing: the engine greets; answer as `user` asking for `database`; returns the answer.
-  Wire login(SyncTls& s, const std::string& user, const std::string& database,
+  Wire login(ClientEnd& s, const std::string& user, const std::string& database,
              m::HandshakeV10* greeting = nullptr) {
     Wire g = read_packet(s);
     EXPECT_EQ(g.seq, 0);
@@ -183,7 +173,7 @@ class MysqlEngineTest : public ::testing::Test {
   }
 
   // Reads a whole response with the codec's tracker; returns its packets.
-  static std::vector<Wire> read_response(SyncTls& s, m::CommandType command,
+  static std::vector<Wire> read_response(ClientEnd& s, m::CommandType command,
                                          m::ResponseSummary* summary = nullptr) {
     m::ResponseTracker tracker(kAgentGreetingCapabilities);
     EXPECT_TRUE(tracker.begin(m::response_shape(command)).ok());
@@ -227,7 +217,6 @@ class MysqlEngineTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::TestPki pki_;
   asio::io_context io_;
-  asio::io_context sync_io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
   std::vector<std::thread> threads_;
   std::unique_ptr<testing::FakeMysql> fake_;
@@ -239,7 +228,9 @@ class MysqlEngineTest : public ::testing::Test {
   asio::thread_pool blocking_{2};
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<MysqlEngine> engine_;
-  std::unique_ptr<asio::ssl::context> link_server_ctx_, link_client_ctx_;
+  testing::MuxPair tunnel_{io_, pki_, [this](std::unique_ptr<tunnel::MuxStream> stream, std::string payload) {
+                             serve_stream(std::move(stream), payload);
+                           }};
   std::mutex mu_;
   std::vector<nlohmann::json> events_;
   int sessions_started_ = 0;
@@ -289,7 +280,7 @@ TEST_F(MysqlEngineTest, TlsRoutedSessionRunsQueriesAndIsAudited) {
 TEST_F(MysqlEngineTest, AClientThatVanishesEndsTheSessionWhileTheServerIsQuiet) {
   auto client = open(dial(alice_cert("alice", "app")));
   ASSERT_TRUE(m::is_ok_packet(login(*client, "alice", "app").payload));
-  client->next_layer().close();  // no COM_QUIT, no close_notify
+  client->close();  // no COM_QUIT: the proxy's end of the stream is gone
   EXPECT_TRUE(wait_for([&] { return !events_of("db.session.end").empty(); }));
   EXPECT_TRUE(wait_for([&] { return fake_->open_sessions() == 0; })) << "the upstream connection is closed";
 }

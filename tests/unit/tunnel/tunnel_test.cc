@@ -1,6 +1,7 @@
 // Both ends of the reverse tunnel over real mutual TLS on loopback: a test
 // listener plays the proxy's web port (ALPN teleport-reversetunnel) and hands
-// verified agent connections to the TunnelServer.
+// verified agent connections to the TunnelServer. The proxy side runs on
+// event loops of one thread each, as net/io_pool.h runs them.
 #include "tunnel/tunnel.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "net/tls.h"
+#include "tunnel/mux.h"
 #include "unit/tunnel/test_pki.h"
 
 namespace tp::tunnel {
@@ -32,7 +34,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // Greets with what it was dialled for, then echoes.
 DialHandler echo_handler() {
-  return [](DialRequest r, std::unique_ptr<net::TlsStream> s) -> asio::awaitable<void> {
+  return [](DialRequest r, std::unique_ptr<MuxStream> s) -> asio::awaitable<void> {
     std::string hello = "db=" + r.db_name + ";data=" + r.initial_data + ";";
     co_await asio::async_write(*s, asio::buffer(hello), kTuple);
     char buf[1024];
@@ -60,7 +62,7 @@ struct LoopThread {
 class ThreadRecorder {
  public:
   DialHandler wrap(DialHandler inner) {
-    return [this, inner](DialRequest r, std::unique_ptr<net::TlsStream> s) -> asio::awaitable<void> {
+    return [this, inner](DialRequest r, std::unique_ptr<MuxStream> s) -> asio::awaitable<void> {
       {
         std::lock_guard lock(mu_);
         threads_.push_back(std::this_thread::get_id());
@@ -89,17 +91,18 @@ class TunnelTest : public ::testing::Test {
     server_ctx_ = std::make_unique<asio::ssl::context>(std::move(*ctx));
     // As the proxy's web port does (proxy_service.cc build_contexts).
     net::resume_sessions_for(*server_ctx_, kAlpnReverseTunnel, kTunnelSessionLifetime);
-    auto acceptor = net::listen_tcp(io_, {"127.0.0.1", 0});
+    auto acceptor = net::listen_tcp(proxy_.loop, {"127.0.0.1", 0});
     ASSERT_TRUE(acceptor.ok());
     acceptor_ = std::make_unique<net::tcp::acceptor>(std::move(*acceptor));
     port_ = acceptor_->local_endpoint().port();
-    set_server(make_tunnel_server(io_));
-    asio::co_spawn(io_, accept_loop(), asio::detached);
+    set_server(make_tunnel_server({&proxy_.loop}, 1s));
+    asio::co_spawn(proxy_.loop, accept_loop(), asio::detached);
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
   }
 
   void TearDown() override {
     for (auto& a : agents_) a->stop();
+    asio::post(proxy_.loop, [this] { acceptor_->close(); });
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
@@ -116,10 +119,9 @@ class TunnelTest : public ::testing::Test {
 
   asio::awaitable<void> accept_loop() {
     while (true) {
-      auto strand = asio::make_strand(io_);
-      auto [ec, socket] = co_await acceptor_->async_accept(strand, kTuple);
+      auto [ec, socket] = co_await acceptor_->async_accept(kTuple);
       if (ec) co_return;
-      asio::co_spawn(strand, handshake(std::move(socket)), asio::detached);
+      asio::co_spawn(proxy_.loop, handshake(std::move(socket)), asio::detached);
     }
   }
 
@@ -128,6 +130,7 @@ class TunnelTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       accepted_fds_.push_back(socket.native_handle());
     }
+    socket.set_option(net::tcp::no_delay(true));
     net::TlsStream stream(std::move(socket), *server_ctx_);
     if (!co_await net::tls_handshake(stream, asio::ssl::stream_base::server, 5s)) co_return;
     auto id = net::peer_identity(stream.native_handle());
@@ -140,6 +143,18 @@ class TunnelTest : public ::testing::Test {
     server()->add_connection(id->username, std::move(stream));
   }
 
+  size_t handshakes() {
+    std::lock_guard lock(mu_);
+    return handshakes_.size();
+  }
+
+  // Ends the proxy's side of every agent connection so far, as a proxy restart or a network cut would.
+  void cut_connections() {
+    std::lock_guard lock(mu_);
+    for (int fd : accepted_fds_) ::shutdown(fd, SHUT_RDWR);
+    accepted_fds_.clear();
+  }
+
   TunnelAgentConfig agent_config(size_t pool_size) const {
     TunnelAgentConfig c;
     c.proxy_addr = {"127.0.0.1", port_};
@@ -147,6 +162,8 @@ class TunnelTest : public ::testing::Test {
     c.key_pem = agent_cert_.key_pem;
     c.host_ca_pems = {pki_.host_ca.cert_pem};
     c.pool_size = pool_size;
+    c.min_backoff = 10ms;
+    c.max_backoff = 100ms;
     return c;
   }
 
@@ -154,8 +171,6 @@ class TunnelTest : public ::testing::Test {
                                            std::function<Status(const DialRequest&)> accept = {},
                                            size_t pool_size = 2) {
     TunnelAgentConfig c = agent_config(pool_size);
-    c.min_backoff = 10ms;
-    c.max_backoff = 100ms;
     c.accept = std::move(accept);
     agents_.push_back(start_tunnel_agent(io_, c, std::move(handler)));
     return agents_.back();
@@ -175,8 +190,10 @@ class TunnelTest : public ::testing::Test {
     return std::find(agents.begin(), agents.end(), "agent-1") != agents.end();
   }
 
-  // Dials, sends `send` after reading the greeting, returns greeting + echo or "ERROR <code>: <message>".
-  std::string dial_and_exchange(DialRequest request, std::string send, std::string host = "agent-1") {
+  // Dials from a session on `loop`, sends `send` after reading the greeting, returns greeting + echo
+  // or "ERROR <code>: <message>".
+  std::string dial_and_exchange(DialRequest request, std::string send, std::string host = "agent-1",
+                                asio::io_context* loop = nullptr) {
     auto s = server();
     auto run = [s, request, send, host]() -> asio::awaitable<std::string> {
       auto stream = co_await s->dial(host, request);
@@ -190,12 +207,14 @@ class TunnelTest : public ::testing::Test {
       if (ec) co_return "ERROR reading: " + ec.message();
       co_return reply;
     };
-    return asio::co_spawn(asio::make_strand(io_), run(), asio::use_future).get();
+    return asio::co_spawn(loop ? *loop : proxy_.loop, run(), asio::use_future).get();
   }
 
+  // The agent's side runs on io_ (two threads: its connections get strands); the proxy's on one loop.
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
   std::vector<std::thread> threads_;
+  LoopThread proxy_;
   testing::TestPki pki_;
   testing::KeyPair proxy_cert_, agent_cert_;
   std::unique_ptr<asio::ssl::context> server_ctx_;
@@ -208,7 +227,7 @@ class TunnelTest : public ::testing::Test {
     bool resumed;
     std::string client_cert_pem;
   };
-  std::vector<AcceptedHandshake> handshakes_;  // of connections that joined the pool
+  std::vector<AcceptedHandshake> handshakes_;  // of connections handed to the server
   std::vector<std::shared_ptr<TunnelAgent>> agents_;
 };
 
@@ -225,38 +244,50 @@ TEST_F(TunnelTest, DialReachesTheAgentsHandlerWithTheRequestAndBytesFlowBothWays
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   EXPECT_EQ(dial_and_exchange(request_for("pg1", std::string("\0\x01startup", 9)), "ping"),
             std::string("db=pg1;data=\0\x01startup;ping", 26));
-  // The slot that served the dial dials a replacement: the pool stays usable.
   EXPECT_EQ(dial_and_exchange(request_for("pg2"), "pong"), "db=pg2;data=;pong");
 }
 
-TEST_F(TunnelTest, ReplacementConnectionsResumeTheAgentsTlsSession) {
+TEST_F(TunnelTest, SessionsShareTheAgentsConnections) {
+  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  std::vector<std::future<std::string>> results;
+  for (int i = 0; i < 8; ++i) {
+    std::string db = "pg" + std::to_string(i);
+    results.push_back(
+        std::async(std::launch::async, [this, db] { return dial_and_exchange(request_for(db), "!"); }));
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(results[i].get(), "db=pg" + std::to_string(i) + ";data=;!");
+  EXPECT_EQ(handshakes(), 1u) << "no TLS handshake per session";
+}
+
+TEST_F(TunnelTest, ReconnectionsResumeTheAgentsTlsSessionAndARenewalStartsOver) {
   auto agent = start_agent(echo_handler(), {}, /*pool_size=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  // Each dial takes the idle connection; the agent dials a replacement, resuming the session.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
-  auto joined = [&](size_t n) {
-    std::lock_guard lock(mu_);
-    return handshakes_.size() >= n;
-  };
-  ASSERT_TRUE(wait_for([&] { return joined(4); }));
+  EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
+  // The connection drops twice; the agent comes back each time, resuming its TLS session.
+  for (size_t n = 2; n <= 3; ++n) {
+    cut_connections();
+    ASSERT_TRUE(wait_for([&] { return handshakes() >= n; }));
+    EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
+  }
   {
     std::lock_guard lock(mu_);
     EXPECT_FALSE(handshakes_[0].resumed);
-    for (size_t i = 1; i < 4; ++i) {
+    for (size_t i = 1; i < 3; ++i) {
       EXPECT_TRUE(handshakes_[i].resumed) << "connection " << i + 1;
       // The server still gets the agent's certificate to check.
       EXPECT_EQ(handshakes_[i].client_cert_pem, agent_cert_.cert_pem);
     }
   }
-
-  // A renewed identity starts over with a full handshake, presenting the new certificate.
+  // A renewed identity makes a new connection with a full handshake and the new certificate; the
+  // old one takes no new sessions.
   auto renewed = pki_.host_cert("agent-1", kHostRoleDb);
   agent->update_identity(renewed.cert_pem, renewed.key_pem);
+  ASSERT_TRUE(wait_for([&] { return handshakes() >= 4; }));
   EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
-  ASSERT_TRUE(wait_for([&] { return joined(5); }));
   std::lock_guard lock(mu_);
-  EXPECT_FALSE(handshakes_[4].resumed);
-  EXPECT_EQ(handshakes_[4].client_cert_pem, renewed.cert_pem);
+  EXPECT_FALSE(handshakes_[3].resumed);
+  EXPECT_EQ(handshakes_[3].client_cert_pem, renewed.cert_pem);
 }
 
 TEST_F(TunnelTest, TheAgentsRefusalComesBackAsTheDialError) {
@@ -277,64 +308,45 @@ TEST_F(TunnelTest, AnUnknownAgentFailsAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
 }
 
-TEST_F(TunnelTest, ABurstOfDialsWaitsForReplacementConnections) {
+TEST_F(TunnelTest, AnAgentThatLostItsConnectionCountsWhileItReconnects) {
+  // The proxy picks agents from connected_agents(); an agent whose connection just dropped is
+  // reconnecting, and a session arriving meanwhile waits for it instead of failing.
+  set_server(make_tunnel_server({&proxy_.loop}, 1500ms));
   start_agent(echo_handler(), {}, /*pool_size=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  std::vector<std::future<std::string>> results;
-  for (int i = 0; i < 8; ++i) {
-    auto s = server();
-    std::string db = "pg" + std::to_string(i);
-    results.push_back(
-        std::async(std::launch::async, [this, db] { return dial_and_exchange(request_for(db), "!"); }));
-  }
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(results[i].get(), "db=pg" + std::to_string(i) + ";data=;!");
+  std::this_thread::sleep_for(1600ms);  // added long ago
+  cut_connections();
+  EXPECT_TRUE(agent_connected(server()));
+  EXPECT_EQ(dial_and_exchange(request_for("pg1"), "back"), "db=pg1;data=;back");
 }
 
-TEST_F(TunnelTest, AnAgentDrainedByABurstStillCountsAsConnected) {
-  // The proxy picks agents from connected_agents(); a pool emptied by dials a moment ago must not
-  // make the agent look gone, or a burst of sessions fails with "no Database Service".
-  start_agent(echo_handler(), {}, /*pool_size=*/1);
-  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  auto s = server();
-  auto run = [s, this]() -> asio::awaitable<bool> {
-    auto stream = co_await s->dial("agent-1", request_for("pg1"));
-    if (!stream.ok()) co_return false;
-    auto agents = s->connected_agents();  // the only idle connection is in use now
-    co_return std::find(agents.begin(), agents.end(), "agent-1") != agents.end();
-  };
-  EXPECT_TRUE(asio::co_spawn(asio::make_strand(io_), run(), asio::use_future).get());
-}
-
-TEST_F(TunnelTest, ABurstOnAnAgentIdleForLongWaitsForItsReplacements) {
-  // The agent filled its pool long ago (longer than "recently seen") and has been quiet since;
-  // a burst of dials drains the pool. The dials after the first must wait for the replacements
-  // the agent is dialling, not fail as if the agent were gone.
-  set_server(make_tunnel_server(io_, std::chrono::milliseconds(300)));
-  start_agent(echo_handler(), {}, /*pool_size=*/1);
-  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  auto s = server();
-  // No captures: the coroutine outlives this loop's lambda object, so what it
-  // needs comes in as parameters, which live in the coroutine's frame.
-  auto one = [](std::shared_ptr<TunnelServer> server, DialRequest request) -> asio::awaitable<bool> {
-    auto stream = co_await server->dial("agent-1", request);
-    co_return stream.ok();
-  };
-  std::vector<std::future<bool>> dials;
-  for (int i = 0; i < 4; ++i) {
-    DialRequest request = request_for("pg1");
-    dials.push_back(asio::co_spawn(asio::make_strand(io_), one(s, request), asio::use_future));
-  }
-  for (auto& d : dials) EXPECT_TRUE(d.get());
-}
-
-TEST_F(TunnelTest, AStoppedAgentLeavesThePool) {
+TEST_F(TunnelTest, AStoppedAgentTakesNoNewSessionsAndFinishesItsRunningOnes) {
+  set_server(make_tunnel_server({&proxy_.loop}, 300ms));
   auto agent = start_agent(echo_handler());
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  agent->stop();
-  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); })) << "closed idle connections are dropped";
-  std::string out = dial_and_exchange(request_for("pg1"), "x");
-  EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
+  auto s = server();
+  auto result = asio::co_spawn(
+      proxy_.loop,
+      [](std::shared_ptr<TunnelServer> s, std::shared_ptr<TunnelAgent> agent) -> asio::awaitable<std::string> {
+        auto stream = co_await s->dial("agent-1", request_for("pg1"));
+        if (!stream.ok()) co_return "ERROR " + stream.error().message;
+        agent->stop();
+        asio::steady_timer timer(co_await asio::this_coro::executor, 500ms);
+        co_await timer.async_wait(kTuple);
+        // The running session still works...
+        std::string reply(std::string("db=pg1;data=;ping").size(), '\0');
+        co_await asio::async_write(**stream, asio::buffer(std::string("ping")), kTuple);
+        auto [ec, n] = co_await asio::async_read(**stream, asio::buffer(reply), kTuple);
+        if (ec) co_return "ERROR reading: " + ec.message();
+        // ...and a new one does not start.
+        auto refused = co_await s->dial("agent-1", request_for("pg2"));
+        co_return reply + (refused.ok() ? " | a new session started" : " | " + refused.error().message);
+      }(s, agent),
+      asio::use_future);
+  std::string out = result.get();
+  EXPECT_EQ(out.rfind("db=pg1;data=;ping | ", 0), 0u) << out;
+  EXPECT_NE(out.find("no reverse tunnel connection"), std::string::npos) << out;
+  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); }));
 }
 
 TEST_F(TunnelTest, TheAgentRejoinsARestartedProxy) {
@@ -342,12 +354,8 @@ TEST_F(TunnelTest, TheAgentRejoinsARestartedProxy) {
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   // The proxy restarts: its connections die and a new server takes over the port.
   auto old_server = server();
-  set_server(make_tunnel_server(io_));
-  {
-    std::lock_guard lock(mu_);
-    for (int fd : accepted_fds_) ::shutdown(fd, SHUT_RDWR);
-    accepted_fds_.clear();
-  }
+  set_server(make_tunnel_server({&proxy_.loop}, 300ms));
+  cut_connections();
   EXPECT_TRUE(wait_for([&] { return !agent_connected(old_server); }));
   EXPECT_TRUE(wait_for([&] { return agent_connected(server()); }, 3s)) << "the agent dials the new proxy";
   EXPECT_EQ(dial_and_exchange(request_for("pg1"), "again"), "db=pg1;data=;again");
@@ -367,59 +375,40 @@ TEST_F(TunnelTest, TheAgentRefusesAServerThatIsNotTheClustersProxy) {
   EXPECT_EQ(out.rfind("ERROR unavailable", 0), 0u) << out;
 }
 
-// With one event loop per thread (net/io_pool.h) a pooled connection is accepted on one loop and
-// dialled from a session on another: dial() moves it to the session's loop. With one agent loop,
-// the agent runs each session on it.
-TEST_F(TunnelTest, ConnectionsMoveToTheSessionsEventLoop) {
-  LoopThread agent_side, session_side;
-  asio::io_context& agent_loop = agent_side.loop;
-  asio::io_context& session_loop = session_side.loop;
+// The proxy has two event loops: it asks the agent for a connection per loop, puts one on each,
+// and a session dials over the connection on its own loop. The agent runs each session on its
+// connection's loop.
+TEST_F(TunnelTest, EveryProxyLoopGetsAConnectionAndSessionsStayOnTheirLoops) {
+  LoopThread second;
+  set_server(make_tunnel_server({&proxy_.loop, &second.loop}));
+  LoopThread agent_a, agent_b;
   ThreadRecorder recorder;
-  TunnelAgentConfig c = agent_config(2);
-  c.session_io = [&agent_loop]() -> asio::io_context& { return agent_loop; };
+  TunnelAgentConfig c = agent_config(1);  // the proxy asks for two
+  std::atomic<int> turn = 0;
+  c.session_io = [&]() -> asio::io_context& { return turn++ % 2 == 0 ? agent_a.loop : agent_b.loop; };
   auto agent = start_tunnel_agent(io_, c, recorder.wrap(echo_handler()));
-  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
+  ASSERT_TRUE(wait_for([&] { return handshakes() >= 2; })) << "a second connection for the second loop";
 
   auto s = server();
-  auto run = [s, &session_loop](std::string db) -> asio::awaitable<std::string> {
+  auto run = [s](std::string db, asio::io_context* expected) -> asio::awaitable<std::string> {
     auto stream = co_await s->dial("agent-1", request_for(db));
     if (!stream.ok()) co_return "ERROR " + stream.error().message;
-    const bool moved = &asio::query((*stream)->get_executor(), asio::execution::context) == &session_loop;
+    const bool here = &asio::query((*stream)->get_executor(), asio::execution::context) == expected;
     std::string reply(std::string("db=" + db + ";data=;ping").size(), '\0');
     co_await asio::async_write(**stream, asio::buffer(std::string("ping")), kTuple);
     auto [ec, n] = co_await asio::async_read(**stream, asio::buffer(reply), kTuple);
     if (ec) co_return "ERROR reading: " + ec.message();
-    co_return (moved ? "on the session's loop: " : "elsewhere: ") + reply;
+    co_return (here ? "on the session's loop: " : "elsewhere: ") + reply;
   };
-  for (std::string db : {"pg1", "pg2", "pg3"})
-    EXPECT_EQ(asio::co_spawn(asio::make_strand(session_loop), run(db), asio::use_future).get(),
-              "on the session's loop: db=" + db + ";data=;ping");
+  for (asio::io_context* loop : {&proxy_.loop, &second.loop})
+    EXPECT_EQ(asio::co_spawn(*loop, run("pg1", loop), asio::use_future).get(),
+              "on the session's loop: db=pg1;data=;ping");
+  // The two sessions went over the two connections, one on each of the agent's loops.
   auto threads = recorder.threads();
-  ASSERT_EQ(threads.size(), 3u);
-  for (auto id : threads) EXPECT_EQ(id, agent_side.thread.get_id());
+  ASSERT_EQ(threads.size(), 2u);
+  EXPECT_NE(threads[0], threads[1]);
+  for (auto id : threads) EXPECT_TRUE(id == agent_a.thread.get_id() || id == agent_b.thread.get_id());
   agent->stop();
-}
-
-// A session runs on another event loop than the slot that carried its connection, so the
-// replacement the slot dials does not run its handshake on the thread setting the session up. The
-// one slot here lives on loop a; a plain round robin would put every other session there too.
-TEST_F(TunnelTest, SessionsRunOnAnotherLoopThanTheSlotThatDialsTheReplacement) {
-  set_server(make_tunnel_server(io_, 300ms));  // so the stopped agent leaves the pool soon after
-  LoopThread a, b;
-  ThreadRecorder recorder;
-  TunnelAgentConfig c = agent_config(1);
-  std::atomic<int> turn = 0;
-  c.session_io = [&]() -> asio::io_context& { return turn++ % 2 == 0 ? a.loop : b.loop; };
-  auto agent = start_tunnel_agent(io_, c, recorder.wrap(echo_handler()));
-  for (std::string db : {"pg1", "pg2", "pg3"}) {
-    ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-    EXPECT_EQ(dial_and_exchange(request_for(db), "ping"), "db=" + db + ";data=;ping");
-  }
-  EXPECT_EQ(recorder.threads(),
-            (std::vector<std::thread::id>{b.thread.get_id(), b.thread.get_id(), b.thread.get_id()}));
-  ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  agent->stop();
-  EXPECT_TRUE(wait_for([&] { return !agent_connected(server()); })) << "the slot closed its idle connection";
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/response.h"
+#include "tunnel/mux.h"
 
 namespace tp::db::mysql_internal {
 
@@ -61,10 +62,12 @@ asio::awaitable<Result<ReadPacket>> read_packet(Stream& stream, std::string& buf
   }
 }
 
-// Sends close_notify, waiting at most half a second for the peer; then closes.
+// The server's stream: sends close_notify, waiting at most half a second for the server's; then
+// closes. The client's: internal::close_stream(tunnel::MuxStream&).
 inline asio::awaitable<void> close_stream(net::TlsStream& stream) {
   return internal::close_stream(stream, std::chrono::milliseconds(500));
 }
+using internal::close_stream;
 
 // Serializes writes to one stream from the relay's two coroutines (an ERR the agent answers in
 // place of the server must not land inside a chunk of server bytes). Both coroutines run on the
@@ -72,12 +75,12 @@ inline asio::awaitable<void> close_stream(net::TlsStream& stream) {
 // cancellation slot (net::without_cancellation()); a wait for the other writer does.
 class SerialWriter {
  public:
-  SerialWriter(net::TlsStream& stream, const asio::any_io_executor& executor)
+  SerialWriter(tunnel::MuxStream& stream, const asio::any_io_executor& executor)
       : stream_(stream), wake_(executor) {}
   asio::awaitable<Status> write(std::string_view bytes);
 
  private:
-  net::TlsStream& stream_;
+  tunnel::MuxStream& stream_;
   asio::steady_timer wake_;
   bool busy_ = false;
 };
@@ -112,7 +115,7 @@ asio::awaitable<std::variant<UpstreamSession, UpstreamFailure>> connect_upstream
 using DatabaseCheck = std::function<Status(const std::string& database)>;
 
 struct RelayParts {
-  net::TlsStream& client;
+  tunnel::MuxStream& client;
   std::string client_pending;  // client bytes read but not yet forwarded
   net::TlsStream& upstream;
   internal::SessionDeadline& deadline;

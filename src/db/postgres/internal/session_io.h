@@ -3,7 +3,9 @@
 // Asio-heavy: include from .cc files only.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,22 +21,30 @@
 #include "db/upstream_tls.h"
 #include "net/server.h"
 #include "protocol/postgres/startup.h"
+#include "tunnel/mux.h"
 
 namespace tp::db::pg_internal {
 
 // A client connection and the bytes read from it but not yet consumed
 // (starting with the dial request's initial data).
 struct ClientConn {
-  net::TlsStream& stream;
+  tunnel::MuxStream& stream;
   std::string pending;
 };
 
+using internal::close_stream;
 using internal::write_bytes;
-// Appends what one read returns (at most `max` bytes); an error at EOF.
-boost::asio::awaitable<Status> read_more(net::TlsStream& stream, std::string& buffer, size_t max = 16384);
-// Sends close_notify, waiting at most 200 ms for the peer; then closes.
-inline boost::asio::awaitable<void> close_stream(net::TlsStream& stream) {
-  return internal::close_stream(stream, std::chrono::milliseconds(200));
+// Appends what one read returns (at most `max` bytes); an error at EOF. For the client's stream and
+// the server's.
+template <class Stream>
+boost::asio::awaitable<Status> read_more(Stream& stream, std::string& buffer, size_t max = 16384) {
+  size_t old = buffer.size();
+  buffer.resize(old + max);
+  auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(buffer.data() + old, max),
+                                                 boost::asio::as_tuple(boost::asio::use_awaitable));
+  buffer.resize(old + n);
+  if (ec) co_return unavailable("connection closed: " + ec.message());
+  co_return Status{};
 }
 
 // Reads startup packets until a StartupMessage or CancelRequest, answering

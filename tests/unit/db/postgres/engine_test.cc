@@ -1,26 +1,26 @@
 // The PostgreSQL engine end to end in one process: a test client (playing the
-// proxy's side of a tunnel connection) speaks the wire protocol to the engine,
+// proxy's end of a tunnel stream) speaks the wire protocol to the engine,
 // which talks to a fake PostgreSQL server over verify-full TLS.
 #include "db/postgres/engine.h"
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <thread>
 
 #include "common/files.h"
+#include "tunnel/dial_line.h"
 #include "unit/backend/temp_dir.h"
 #include "unit/db/postgres/fake_postgres.h"
+#include "unit/tunnel/mux_pair.h"
 
 namespace tp::db {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using SyncTls = asio::ssl::stream<asio::ip::tcp::socket>;
+using ClientEnd = testing::BlockingMuxStream;
 
 struct Message {
   char type = 0;
@@ -77,22 +77,15 @@ class PostgresEngineTest : public ::testing::Test {
                      blocking_});
     engine_ = std::make_unique<PostgresEngine>(*ctx_);
 
-    auto link = pki_.host_cert("proxy", kHostRoleProxy);
-    auto server_ctx = net::make_server_context({link.cert_pem, link.key_pem});
-    ASSERT_TRUE(server_ctx.ok());
-    link_server_ctx_ = std::make_unique<asio::ssl::context>(std::move(*server_ctx));
-    net::TlsClientConfig client;
-    client.insecure_skip_verify = true;
-    auto client_ctx = net::make_client_context(client);
-    ASSERT_TRUE(client_ctx.ok());
-    link_client_ctx_ = std::make_unique<asio::ssl::context>(std::move(*client_ctx));
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    ASSERT_TRUE(tunnel_.connect());
   }
 
   void TearDown() override {
     // Sessions end before the objects they use go away.
     sessions_.stop_all();
     EXPECT_TRUE(wait_for([&] { return sessions_.active() == 0; }));
+    tunnel_.close();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
@@ -121,26 +114,20 @@ class PostgresEngineTest : public ::testing::Test {
     return r;
   }
 
-  // Starts the engine on a fresh TLS link and returns the client's end.
-  std::unique_ptr<SyncTls> open(tunnel::DialRequest request) {
-    asio::ip::tcp::acceptor acceptor(sync_io_, {asio::ip::make_address("127.0.0.1"), 0});
-    uint16_t port = acceptor.local_endpoint().port();
-    asio::co_spawn(
-        asio::make_strand(io_),
-        [this, request, port]() mutable -> asio::awaitable<void> {
-          // A named HostPort: GCC 12 double-destroys a braced temporary passed to a coroutine.
-          HostPort addr{"127.0.0.1", port};
-          auto socket = co_await net::connect_tcp(addr, 5s);
-          if (!socket.ok()) co_return;
-          auto stream = std::make_unique<net::TlsStream>(std::move(*socket), *link_client_ctx_);
-          if (!co_await net::tls_handshake(*stream, asio::ssl::stream_base::client, 5s)) co_return;
-          co_await engine_->serve(std::move(request), std::move(stream));
-        },
-        asio::detached);
-    auto client = std::make_unique<SyncTls>(sync_io_, *link_server_ctx_);
-    acceptor.accept(client->next_layer());
-    client->handshake(asio::ssl::stream_base::server);
-    return client;
+  // Opens a tunnel stream for `request` and returns its proxy end; the agent end serves it.
+  std::unique_ptr<ClientEnd> open(const tunnel::DialRequest& request) {
+    auto opened = tunnel_.open(tunnel::encode_dial_line(request));
+    if (opened.ec) throw std::runtime_error("cannot open a tunnel stream: " + opened.ec.message());
+    return std::make_unique<ClientEnd>(std::move(opened.stream));
+  }
+
+  // The agent end: each stream's dial request goes to the engine, on the stream's loop.
+  void serve_stream(std::unique_ptr<tunnel::MuxStream> stream, const std::string& payload) {
+    auto request = tunnel::decode_dial_line(payload.substr(0, payload.find('\n')));
+    if (!request.ok()) return stream->answer(false, request.error().message);
+    stream->answer(true, "ok");
+    auto executor = stream->get_executor();
+    asio::co_spawn(executor, engine_->serve(std::move(*request), std::move(stream)), asio::detached);
   }
 
   static std::string startup(const std::string& user, const std::string& database) {
@@ -149,9 +136,9 @@ class PostgresEngineTest : public ::testing::Test {
     return *pg::encode_startup_message(m);
   }
 
-  static void send(SyncTls& s, const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
+  static void send(ClientEnd& s, const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
 
-  static Message read_message(SyncTls& s) {
+  static Message read_message(ClientEnd& s) {
     char header[5];
     asio::read(s, asio::buffer(header));
     uint32_t len = (uint8_t(header[1]) << 24) | (uint8_t(header[2]) << 16) | (uint8_t(header[3]) << 8) |
@@ -161,7 +148,7 @@ class PostgresEngineTest : public ::testing::Test {
     return m;
   }
 
-  static std::vector<Message> read_until_ready(SyncTls& s) {
+  static std::vector<Message> read_until_ready(ClientEnd& s) {
     std::vector<Message> out;
     while (true) {
       out.push_back(read_message(s));
@@ -199,7 +186,6 @@ class PostgresEngineTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::TestPki pki_;
   asio::io_context io_;
-  asio::io_context sync_io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
   std::vector<std::thread> threads_;
   std::unique_ptr<testing::FakePostgres> fake_;
@@ -211,7 +197,9 @@ class PostgresEngineTest : public ::testing::Test {
   asio::thread_pool blocking_{2};
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<PostgresEngine> engine_;
-  std::unique_ptr<asio::ssl::context> link_server_ctx_, link_client_ctx_;
+  testing::MuxPair tunnel_{io_, pki_, [this](std::unique_ptr<tunnel::MuxStream> stream, std::string payload) {
+                             serve_stream(std::move(stream), payload);
+                           }};
   std::mutex mu_;
   std::vector<nlohmann::json> events_;
   int sessions_started_ = 0;
@@ -279,7 +267,7 @@ TEST_F(PostgresEngineTest, AnAllowedUserRunsQueriesAndEverythingIsAudited) {
 TEST_F(PostgresEngineTest, AClientThatVanishesEndsTheSessionWhileTheServerIsQuiet) {
   auto client = open(dial(alice_cert(), startup("alice", "app")));
   ASSERT_EQ(read_until_ready(*client).back().type, 'Z');
-  client->next_layer().close();  // no Terminate, no close_notify
+  client->close();  // no Terminate: the proxy's end of the stream is gone
   EXPECT_TRUE(wait_for([&] { return sessions_.active() == 0; }));
   EXPECT_TRUE(wait_for([&] { return fake_->open_sessions() == 0; })) << "the upstream connection is closed";
   EXPECT_EQ(events_of("db.session.end").size(), 1u);
