@@ -27,7 +27,7 @@ namespace tp::db {
 namespace {
 
 constexpr std::chrono::seconds kJoinRetryFor{60};
-constexpr size_t kTunnelPoolSize = 4;
+constexpr size_t kTunnelConnections = 4;
 
 std::string local_hostname() {
   char buf[256] = {};
@@ -241,7 +241,7 @@ Status DatabaseService::build(ServiceSet& services) {
   t.cert_pem = p.identity.cert_pem;
   t.key_pem = p.identity.key_pem;
   t.host_ca_pems = p.identity.host_ca_pems;
-  t.pool_size = kTunnelPoolSize;
+  t.connections = kTunnelConnections;
   t.accept = [this](const tunnel::DialRequest& r) -> Status {
     if (r.kind == tunnel::kDialPostgresCancel) return parts_->engines.at("postgres")->accept_dial(r);
     const Database* db = parts_->ctx->find_database(r.db_name);

@@ -97,8 +97,8 @@ Result<TlsContexts> build_contexts(AuthServer& auth, const TeleportConfig& confi
   TP_TRY(out.web, server_context(web, true));
   TP_TRY(out.database, server_context({host.cert_pem, host.key_pem, client_cas, false, {}}, true));
   TP_TRY(out.tunnel, server_context({host.cert_pem, host.key_pem, host_cas, true, {}}, false));
-  // Agents resume their tunnel connections' sessions: every session a user opens makes the agent
-  // dial a replacement. Users' connections never resume.
+  // Agents resume their tunnel connections' TLS sessions when they reconnect. Users' connections
+  // never resume.
   net::resume_sessions_for(*out.web, tunnel::kAlpnReverseTunnel, tunnel::kTunnelSessionLifetime);
   net::resume_sessions_for(*out.tunnel, "", tunnel::kTunnelSessionLifetime);
   return out;

@@ -22,7 +22,7 @@ void accept_agent(ProxyState& state, net::TlsStream stream, const PeerCert& peer
     stream.lowest_layer().close(ignored);
     return;
   }
-  log::debug("proxy", "agent connection joined the reverse tunnel pool",
+  log::debug("proxy", "agent connection joined the reverse tunnel",
              {{"agent", agent->username},
               {"client", client_addr},
               {"tls", net::resumed(stream.native_handle()) ? "resumed" : "full handshake"}});

@@ -1,5 +1,5 @@
-// The two lines that start a session on a pooled tunnel connection (see the
-// wire format in tunnel/tunnel.h). Pure: bytes in, values out.
+// The dial line and the answer that start a session's stream on a tunnel connection (the payloads
+// of the open and answer frames, tunnel/mux_frame.h). Pure: bytes in, values out.
 #pragma once
 
 #include <cstddef>

@@ -357,8 +357,10 @@ struct Link : std::enable_shared_from_this<Link> {
       auto handler = take(s.read_handler);
       post_completion(executor, std::move(handler), error_code(), n);
     } else {
-      if (s.rx_off > 0 && s.rx_off == s.rx.size()) {
-        s.rx.clear();
+      // Drop what the reader took before the string must grow: otherwise a reader that never quite
+      // catches up makes rx grow (and be copied on every reallocation) for the whole transfer.
+      if (s.rx_off > 0 && s.rx.size() + payload.size() > s.rx.capacity()) {
+        s.rx.erase(0, s.rx_off);
         s.rx_off = 0;
       }
       s.rx.append(payload);
@@ -366,11 +368,11 @@ struct Link : std::enable_shared_from_this<Link> {
     finish_wait(s, {});
   }
 
-  // Our reader took n bytes: return credit once half the window is used, so a bulk transfer never
-  // waits for it and an interactive one sends few window frames.
+  // Our reader took n bytes: return credit once a quarter of the window is used, so a bulk
+  // transfer never waits for it and an interactive one sends few window frames.
   void consumed(StreamState& s, size_t n) {
     s.unacked += static_cast<uint32_t>(n);
-    if (s.unacked >= options.window / 2 && !s.peer_fin && !s.peer_reset) {
+    if (s.unacked >= options.window / 4 && !s.peer_fin && !s.peer_reset) {
       append_window_frame(out, s.id, s.unacked);
       s.recv_left += s.unacked;
       s.unacked = 0;

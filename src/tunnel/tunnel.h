@@ -96,7 +96,7 @@ inline constexpr std::chrono::seconds kTunnelSessionLifetime{600};
 std::shared_ptr<TunnelServer> make_tunnel_server(std::vector<boost::asio::io_context*> loops = {},
                                                  std::chrono::milliseconds recently_seen = kAgentRecentlySeen);
 
-// Agent side: keeps `pool_size` connections to the proxy (more if the proxy asks for one per event
+// Agent side: keeps `connections` connections to the proxy (more if the proxy asks for one per event
 // loop) and runs the handler for every stream the proxy opens, on its own coroutine, on the
 // connection's loop.
 struct TunnelAgentConfig {
@@ -104,7 +104,7 @@ struct TunnelAgentConfig {
   bool via_web_port = true;               // use ALPN teleport-reversetunnel on the proxy's web port
   std::string cert_pem, key_pem;          // the agent's host identity
   std::vector<std::string> host_ca_pems;  // to verify the proxy
-  size_t pool_size = 4;
+  size_t connections = 4;
   // Reconnect backoff: doubles from min to max (with jitter) while the proxy is unreachable.
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{2000};

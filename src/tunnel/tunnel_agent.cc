@@ -43,7 +43,7 @@ class MuxTunnelAgent final : public TunnelAgent, public std::enable_shared_from_
 
   void start() {
     std::lock_guard lock(mu_);
-    while (slots_.size() < std::max<size_t>(config_.pool_size, 1)) add_slot();
+    while (slots_.size() < std::max<size_t>(config_.connections, 1)) add_slot();
   }
 
   void stop() override {

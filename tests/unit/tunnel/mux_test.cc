@@ -140,7 +140,8 @@ class MuxTest : public ::testing::Test {
             opens_.push_back(payload);
             on_open(std::move(stream), std::move(payload));
           },
-          [this](const boost::system::error_code&) { ++agent_closed_; });
+          [this](const boost::system::error_code&) { ++agent_closed_; },
+          [this](uint32_t count) { wanted_ = count; });
     });
   }
 
@@ -195,6 +196,7 @@ class MuxTest : public ::testing::Test {
   std::shared_ptr<MuxConnection> proxy_, agent_;
   std::vector<std::string> opens_;
   int proxy_closed_ = 0, agent_closed_ = 0;
+  uint32_t wanted_ = 0;  // the last want frame's count, at the agent
 };
 
 TEST_F(MuxTest, OpenAnswersAndEchoes) {
@@ -435,6 +437,17 @@ TEST_F(MuxTest, GoAwayStopsNewStreamsAndKeepsRunningOnes) {
   EXPECT_EQ(result, "on");
 }
 
+TEST_F(MuxTest, TheProxysWantReachesTheAgent) {
+  auto wanted = run([this]() -> asio::awaitable<uint32_t> {
+    proxy_->want_connections(3);
+    asio::steady_timer timer(co_await asio::this_coro::executor, 100ms);
+    co_await timer.async_wait(kTuple);
+    co_return wanted_;
+  });
+  EXPECT_EQ(wanted, 3u);
+  EXPECT_EQ(exchange("still fine"), "still fine");
+}
+
 TEST_F(MuxTest, AConnectionThatEndsFailsItsStreams) {
   auto result = run([this]() -> asio::awaitable<std::string> {
     auto opened = co_await open("db");
@@ -485,6 +498,12 @@ TEST_F(MuxRawPeerTest, AnUnknownFrameTypeClosesTheConnection) {
 TEST_F(MuxRawPeerTest, AnOpenFromTheAgentClosesTheConnection) {
   std::string frames;
   append_frame(frames, FrameType::kOpen, 5, "not yours");
+  EXPECT_EQ(send_then_open(frames), "closed|" + boost::system::error_code(asio::error::not_connected).message());
+}
+
+TEST_F(MuxRawPeerTest, AWantFromTheAgentClosesTheConnection) {
+  std::string frames;
+  append_window_frame(frames, 0, 2, FrameType::kWant);
   EXPECT_EQ(send_then_open(frames), "closed|" + boost::system::error_code(asio::error::not_connected).message());
 }
 

@@ -155,13 +155,13 @@ class TunnelTest : public ::testing::Test {
     accepted_fds_.clear();
   }
 
-  TunnelAgentConfig agent_config(size_t pool_size) const {
+  TunnelAgentConfig agent_config(size_t connections) const {
     TunnelAgentConfig c;
     c.proxy_addr = {"127.0.0.1", port_};
     c.cert_pem = agent_cert_.cert_pem;
     c.key_pem = agent_cert_.key_pem;
     c.host_ca_pems = {pki_.host_ca.cert_pem};
-    c.pool_size = pool_size;
+    c.connections = connections;
     c.min_backoff = 10ms;
     c.max_backoff = 100ms;
     return c;
@@ -169,8 +169,8 @@ class TunnelTest : public ::testing::Test {
 
   std::shared_ptr<TunnelAgent> start_agent(DialHandler handler,
                                            std::function<Status(const DialRequest&)> accept = {},
-                                           size_t pool_size = 2) {
-    TunnelAgentConfig c = agent_config(pool_size);
+                                           size_t connections = 2) {
+    TunnelAgentConfig c = agent_config(connections);
     c.accept = std::move(accept);
     agents_.push_back(start_tunnel_agent(io_, c, std::move(handler)));
     return agents_.back();
@@ -248,7 +248,7 @@ TEST_F(TunnelTest, DialReachesTheAgentsHandlerWithTheRequestAndBytesFlowBothWays
 }
 
 TEST_F(TunnelTest, SessionsShareTheAgentsConnections) {
-  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  start_agent(echo_handler(), {}, /*connections=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   std::vector<std::future<std::string>> results;
   for (int i = 0; i < 8; ++i) {
@@ -261,7 +261,7 @@ TEST_F(TunnelTest, SessionsShareTheAgentsConnections) {
 }
 
 TEST_F(TunnelTest, ReconnectionsResumeTheAgentsTlsSessionAndARenewalStartsOver) {
-  auto agent = start_agent(echo_handler(), {}, /*pool_size=*/1);
+  auto agent = start_agent(echo_handler(), {}, /*connections=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   EXPECT_EQ(dial_and_exchange(request_for("pg1"), "x"), "db=pg1;data=;x");
   // The connection drops twice; the agent comes back each time, resuming its TLS session.
@@ -312,7 +312,7 @@ TEST_F(TunnelTest, AnAgentThatLostItsConnectionCountsWhileItReconnects) {
   // The proxy picks agents from connected_agents(); an agent whose connection just dropped is
   // reconnecting, and a session arriving meanwhile waits for it instead of failing.
   set_server(make_tunnel_server({&proxy_.loop}, 1500ms));
-  start_agent(echo_handler(), {}, /*pool_size=*/1);
+  start_agent(echo_handler(), {}, /*connections=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
   std::this_thread::sleep_for(1600ms);  // added long ago
   cut_connections();
