@@ -65,6 +65,17 @@ Step shutdown(SSL* ssl);
 
 }  // namespace tls_io
 
+// The first non-empty buffer of a sequence: streams that take one buffer per operation (one TLS
+// record's worth, as asio::ssl::stream does, or one tunnel frame's) use it.
+template <class Buffer, class Buffers>
+Buffer first_buffer(const Buffers& buffers) {
+  for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+    Buffer b(*it);
+    if (b.size() > 0) return b;
+  }
+  return Buffer();
+}
+
 template <class NextLayer>
 class BasicTlsStream : public boost::asio::ssl::stream_base {
  public:
@@ -126,7 +137,7 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    boost::asio::mutable_buffer first = first_buffer<boost::asio::mutable_buffer>(buffers);
+    boost::asio::mutable_buffer first = net::first_buffer<boost::asio::mutable_buffer>(buffers);
     return start<void(boost::system::error_code, size_t)>(
         [first](SSL* ssl) { return tls_io::read(ssl, first.data(), first.size()); }, std::forward<Token>(token));
   }
@@ -135,7 +146,7 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   // not one per 16 KiB record.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    boost::asio::const_buffer first = first_buffer<boost::asio::const_buffer>(buffers);
+    boost::asio::const_buffer first = net::first_buffer<boost::asio::const_buffer>(buffers);
     return start<void(boost::system::error_code, size_t)>(
         [first, done = size_t{0}](SSL* ssl) mutable {
           return tls_io::write(ssl, first.data(), first.size(), done);
@@ -169,15 +180,6 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   }
 
  private:
-  // The first non-empty buffer: one record per call, as asio::ssl::stream does.
-  template <class Buffer, class Buffers>
-  static Buffer first_buffer(const Buffers& buffers) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      Buffer b(*it);
-      if (b.size() > 0) return b;
-    }
-    return Buffer();
-  }
 
   // Calls `call` until OpenSSL is done, waiting for the socket in between. A result that is ready
   // at once is still delivered through the executor (never inside the initiating call), so a loop

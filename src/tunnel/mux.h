@@ -64,14 +64,14 @@ class MuxStream {
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    auto first = first_buffer<boost::asio::mutable_buffer>(buffers);
+    auto first = net::first_buffer<boost::asio::mutable_buffer>(buffers);
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this, first](auto handler) { start_read(first, ReadHandler(std::move(handler))); }, token);
   }
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    auto first = first_buffer<boost::asio::const_buffer>(buffers);
+    auto first = net::first_buffer<boost::asio::const_buffer>(buffers);
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this, first](auto handler) { start_write(first, ReadHandler(std::move(handler))); }, token);
   }
@@ -109,15 +109,6 @@ class MuxStream {
   void answer(bool accepted, const std::string& text);
 
  private:
-  template <class Buffer, class Buffers>
-  static Buffer first_buffer(const Buffers& buffers) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      Buffer b(*it);
-      if (b.size() > 0) return b;
-    }
-    return Buffer();
-  }
-
   void start_read(boost::asio::mutable_buffer buffer, ReadHandler handler);
   void start_write(boost::asio::const_buffer buffer, ReadHandler handler);
   void start_wait(WaitHandler handler);

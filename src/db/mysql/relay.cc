@@ -28,6 +28,10 @@ struct Shared {
   mysql::Decoder decoder;
   SerialWriter to_client;
   internal::DeadlineReason stopping = internal::DeadlineReason::kNone;
+  // Set by the direction that ended, before it cancels what the other has pending: the other may
+  // be about to resume (its last operation completed, not yet run) and must not start a new one,
+  // which nothing would cancel. Each direction looks before it reads, waits or writes.
+  bool stopped = false;
 };
 
 RelayEnd end_for(internal::DeadlineReason reason) {
@@ -91,6 +95,7 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
         *p.error_detail = decoded.error().message;
         co_return RelayEnd::kClientProtocolError;
       }
+      if (s.stopped) co_return RelayEnd::kClientClosed;
       Status sent;
       if (held.empty()) {
         sent = co_await write_bytes(p.upstream, std::string_view(buffer).substr(0, step->consumed),
@@ -104,8 +109,10 @@ asio::awaitable<RelayEnd> client_to_server(Shared& s) {
       if (!sent.ok()) co_return RelayEnd::kServerClosed;
       if (p.auditor.quit()) co_return RelayEnd::kClientClosed;
     }
+    if (s.stopped) co_return RelayEnd::kClientClosed;
     if (auto wec = co_await internal::wait_between_messages(p.client, sizer, buffer); wec)
       co_return RelayEnd::kClientClosed;
+    if (s.stopped) co_return RelayEnd::kClientClosed;
     size_t old = buffer.size();
     sizer.make_room(buffer);
     auto [ec, n] = co_await p.client.async_read_some(asio::buffer(buffer.data() + old, sizer.next()),
@@ -122,6 +129,7 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   while (true) {
     boost::system::error_code ec;
     size_t n = 0;
+    if (s.stopped) co_return RelayEnd::kServerClosed;
     if (s.stopping == internal::DeadlineReason::kNone) {
       auto read = co_await internal::read_or_deadline(p.upstream, buffer, buffer.size(), p.deadline);
       if (read.ending != internal::DeadlineReason::kNone) {
@@ -150,15 +158,17 @@ asio::awaitable<RelayEnd> server_to_client(Shared& s) {
   }
 }
 
-// One direction, then cancel_pending: the other direction's reads, waits and writes take no
-// cancellation slot (its timer waits do, and `||` ends those).
+// One direction, then `stopped` and cancel_pending: the other direction's reads, waits and writes
+// take no cancellation slot (its timer waits do, and `||` ends those).
 template <asio::awaitable<RelayEnd> (*kDirection)(Shared&)>
 asio::awaitable<RelayEnd> then_stop_the_other(Shared& s) {
   try {
     RelayEnd end = co_await kDirection(s);
+    s.stopped = true;
     net::cancel_pending(s.parts.client, s.parts.upstream);
     co_return end;
   } catch (...) {
+    s.stopped = true;
     net::cancel_pending(s.parts.client, s.parts.upstream);
     throw;
   }

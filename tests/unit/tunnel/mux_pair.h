@@ -8,6 +8,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +25,7 @@
 
 #include "net/server.h"
 #include "net/tls.h"
+#include "tunnel/dial_line.h"
 #include "tunnel/mux.h"
 #include "unit/tunnel/test_pki.h"
 
@@ -129,6 +131,27 @@ class MuxPair {
   std::unique_ptr<boost::asio::ssl::context> server_ctx_, client_ctx_;
   std::shared_ptr<tunnel::MuxConnection> proxy_, agent_;
 };
+
+// An engine test's proxy end: opens a stream carrying `request`'s dial line, as the proxy's dial()
+// does; throws when that fails.
+inline std::unique_ptr<tunnel::MuxStream> open_dial(MuxPair& pair, const tunnel::DialRequest& request) {
+  std::string line = tunnel::encode_dial_line(request);
+  line.pop_back();  // the frame delimits it
+  auto opened = pair.open(std::move(line));
+  if (opened.ec) throw std::runtime_error("cannot open a tunnel stream: " + opened.ec.message());
+  return std::move(opened.stream);
+}
+
+// An engine test's agent end: decodes the stream's dial line, accepts it and runs `serve(request,
+// stream)` on the stream's executor, as the agent's tunnel does.
+template <class Serve>
+void serve_dial(std::unique_ptr<tunnel::MuxStream> stream, const std::string& payload, Serve serve) {
+  auto request = tunnel::decode_dial_line(payload);
+  if (!request.ok()) return stream->answer(false, request.error().message);
+  stream->answer(true, "ok");
+  auto executor = stream->get_executor();
+  boost::asio::co_spawn(executor, serve(std::move(*request), std::move(stream)), boost::asio::detached);
+}
 
 // The proxy end of a stream for a test thread: read_some and write_some block while the stream's
 // loop runs them, so asio::read and asio::write work on it as on a synchronous socket.

@@ -116,18 +116,14 @@ class PostgresEngineTest : public ::testing::Test {
 
   // Opens a tunnel stream for `request` and returns its proxy end; the agent end serves it.
   std::unique_ptr<ClientEnd> open(const tunnel::DialRequest& request) {
-    auto opened = tunnel_.open(tunnel::encode_dial_line(request));
-    if (opened.ec) throw std::runtime_error("cannot open a tunnel stream: " + opened.ec.message());
-    return std::make_unique<ClientEnd>(std::move(opened.stream));
+    return std::make_unique<ClientEnd>(testing::open_dial(tunnel_, request));
   }
 
   // The agent end: each stream's dial request goes to the engine, on the stream's loop.
   void serve_stream(std::unique_ptr<tunnel::MuxStream> stream, const std::string& payload) {
-    auto request = tunnel::decode_dial_line(payload.substr(0, payload.find('\n')));
-    if (!request.ok()) return stream->answer(false, request.error().message);
-    stream->answer(true, "ok");
-    auto executor = stream->get_executor();
-    asio::co_spawn(executor, engine_->serve(std::move(*request), std::move(stream)), asio::detached);
+    testing::serve_dial(std::move(stream), payload, [this](tunnel::DialRequest r, std::unique_ptr<tunnel::MuxStream> s) {
+      return engine_->serve(std::move(r), std::move(s));
+    });
   }
 
   static std::string startup(const std::string& user, const std::string& database) {
