@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -489,6 +490,30 @@ struct Link : std::enable_shared_from_this<Link> {
     if (!accepted) s.refused = true;
   }
 
+  // The context is shutting down (LinkRegistry): no handler will run again. They are destroyed
+  // after the loop over the streams, since destroying one may close a stream (erase it).
+  void drop_handlers() {
+    failed = true;
+    std::vector<std::optional<MuxStream::ReadHandler>> reads;
+    std::vector<std::optional<MuxStream::WaitHandler>> waits;
+    std::vector<std::optional<MuxConnection::OpenHandler>> opens;
+    for (auto& [id, state] : streams) {
+      reads.push_back(std::move(state->read_handler));
+      reads.push_back(std::move(state->write_handler));
+      waits.push_back(std::move(state->wait_handler));
+      opens.push_back(std::move(state->open_handler));
+      state->read_handler.reset();
+      state->write_handler.reset();
+      state->wait_handler.reset();
+      state->open_handler.reset();
+    }
+    blocked.clear();
+    auto callbacks = std::make_tuple(std::move(on_open), std::move(on_closed), std::move(on_want));
+    on_open = nullptr;
+    on_closed = nullptr;
+    on_want = nullptr;
+  }
+
   void open(std::string payload, MuxConnection::OpenHandler handler) {
     if (failed || going_away || next_id == 0) {
       return post_completion(executor, std::move(handler), error_code(asio::error::not_connected),
@@ -520,6 +545,40 @@ struct Link : std::enable_shared_from_this<Link> {
 
 using mux_internal::Link;
 using mux_internal::StreamState;
+
+namespace {
+
+// The links of one io_context. A stream's pending handler can hold the coroutine that holds the
+// stream, which holds its link: a cycle that only completing the handler breaks. When the context
+// shuts down with links still open, their handlers are destroyed unrun, as Asio destroys its own
+// pending operations then, so nothing outlives the context.
+class LinkRegistry : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+  explicit LinkRegistry(asio::execution_context& context) : service(context) {}
+
+  void add(const std::shared_ptr<Link>& link) {
+    std::lock_guard lock(mu_);
+    std::erase_if(links_, [](const std::weak_ptr<Link>& l) { return l.expired(); });
+    links_.push_back(link);
+  }
+
+ private:
+  void shutdown() override {
+    std::vector<std::weak_ptr<Link>> links;
+    {
+      std::lock_guard lock(mu_);
+      links.swap(links_);
+    }
+    for (auto& weak : links)
+      if (auto link = weak.lock()) link->drop_handlers();
+  }
+
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Link>> links_;
+};
+
+}  // namespace
 
 // ---- MuxStream
 
@@ -639,6 +698,7 @@ std::shared_ptr<MuxConnection> MuxConnection::start(std::unique_ptr<net::TlsStre
                                                     std::function<void(uint32_t)> on_want) {
   auto link = std::make_shared<Link>(std::move(tls), side, options, std::move(on_open), std::move(on_closed),
                                      std::move(on_want));
+  asio::use_service<LinkRegistry>(asio::query(link->executor, asio::execution::context)).add(link);
   auto connection = std::shared_ptr<MuxConnection>(new MuxConnection(link));
   // Started through the loop, so that on_open never runs inside start().
   asio::post(link->executor, [link] { link->read_more(); });
