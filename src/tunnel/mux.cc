@@ -390,6 +390,10 @@ struct Link : std::enable_shared_from_this<Link> {
   }
 
   void finish_write(StreamState& s, error_code ec) {
+    if (s.write_blocked) {  // it no longer waits for room in the connection's queue
+      blocked.erase(std::remove(blocked.begin(), blocked.end(), s.id), blocked.end());
+      s.write_blocked = false;
+    }
     if (!s.write_handler) return;
     auto handler = take(s.write_handler);
     post_completion(executor, std::move(handler), ec, size_t{0});
@@ -620,14 +624,7 @@ void MuxStream::start_write(asio::const_buffer buffer, ReadHandler handler) {
   if (s.write_handler)
     return mux_internal::post_completion(executor_, std::move(handler), error_code(asio::error::in_progress), size_t{0});
   Link* link = link_.get();
-  on_cancel(handler, [link, &s] {
-    if (s.write_blocked) {
-      auto& b = link->blocked;
-      b.erase(std::remove(b.begin(), b.end(), s.id), b.end());
-      s.write_blocked = false;
-    }
-    link->finish_write(s, asio::error::operation_aborted);
-  });
+  on_cancel(handler, [link, &s] { link->finish_write(s, asio::error::operation_aborted); });
   s.write_handler.emplace(std::move(handler));
   s.write_buffer = buffer;
   link_->try_write(s);
@@ -652,11 +649,6 @@ void MuxStream::complete_now(WaitHandler handler, error_code ec) {
 void MuxStream::cancel(error_code& ec) {
   ec = {};
   if (!state_) return;
-  if (state_->write_blocked) {
-    auto& b = link_->blocked;
-    b.erase(std::remove(b.begin(), b.end(), state_->id), b.end());
-    state_->write_blocked = false;
-  }
   link_->cancel(*state_);
 }
 
@@ -673,10 +665,6 @@ void MuxStream::shutdown(asio::socket_base::shutdown_type what, error_code& ec) 
 void MuxStream::close(error_code& ec) {
   ec = {};
   if (!state_) return;
-  if (state_->write_blocked) {
-    auto& b = link_->blocked;
-    b.erase(std::remove(b.begin(), b.end(), state_->id), b.end());
-  }
   link_->close(*state_);
   state_ = nullptr;
 }

@@ -65,8 +65,7 @@ class MuxTunnelAgent final : public TunnelAgent, public std::enable_shared_from_
  private:
   // One connection at a time to the proxy, made again whenever it ends.
   struct Slot {
-    Slot(asio::io_context& l, asio::any_io_executor e) : loop(l), executor(e), wake(e) {}
-    asio::io_context& loop;
+    explicit Slot(asio::any_io_executor e) : executor(e), wake(e) {}
     asio::any_io_executor executor;  // the connection's and its sessions'
     asio::steady_timer wake;         // cancelled to wake the slot: closed, stop, new identity
     bool closed = false;             // executor only
@@ -76,7 +75,7 @@ class MuxTunnelAgent final : public TunnelAgent, public std::enable_shared_from_
   void add_slot() {
     asio::io_context& loop = config_.session_io ? config_.session_io() : io_;
     // A loop from session_io has one thread; io_ may have several.
-    auto slot = std::make_shared<Slot>(loop, net::session_executor(loop, bool(config_.session_io)));
+    auto slot = std::make_shared<Slot>(net::session_executor(loop, bool(config_.session_io)));
     slots_.push_back(slot);
     asio::co_spawn(slot->executor, run_slot(slot), [](std::exception_ptr e) { log_exception("tunnel connection", e); });
   }

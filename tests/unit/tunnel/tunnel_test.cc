@@ -102,7 +102,11 @@ class TunnelTest : public ::testing::Test {
 
   void TearDown() override {
     for (auto& a : agents_) a->stop();
-    asio::post(proxy_.loop, [this] { acceptor_->close(); });
+    // On the acceptor's loop, and waited for: it must not run after the fixture's members are gone.
+    asio::post(proxy_.loop, asio::use_future([this] {
+      boost::system::error_code ignored;
+      acceptor_->close(ignored);
+    })).get();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
