@@ -127,8 +127,7 @@ class MuxTunnelServer final : public TunnelServer, public std::enable_shared_fro
     // dial() waits for it.
     const auto now = Clock::now();
     for (const auto& [host_id, agent] : agents_)
-      if (usable(agent) || now - agent.last_added < recently_seen_ || now - agent.last_lost < recently_seen_)
-        out.push_back(host_id);
+      if (alive(agent, now)) out.push_back(host_id);
     return out;
   }
 
@@ -142,6 +141,17 @@ class MuxTunnelServer final : public TunnelServer, public std::enable_shared_fro
   static bool usable(const Agent& agent) {
     for (const auto& c : agent.connections)
       if (!c->mux->going_away()) return true;
+    return false;
+  }
+
+  // Whether the agent takes sessions now or soon: it has a usable connection, or it connected or
+  // lost a connection within recently_seen_ and is reconnecting. A connection that has failed but
+  // whose removal is still on its way counts as lost just now.
+  bool alive(const Agent& agent, Clock::time_point now) const {
+    if (usable(agent)) return true;
+    if (now - agent.last_added < recently_seen_ || now - agent.last_lost < recently_seen_) return true;
+    for (const auto& c : agent.connections)
+      if (c->mux->closed()) return true;
     return false;
   }
 
@@ -170,10 +180,7 @@ class MuxTunnelServer final : public TunnelServer, public std::enable_shared_fro
       if (c->loop != loop || c->mux->going_away()) continue;
       if (!best || c->mux->open_streams() < best->open_streams()) best = c->mux;
     }
-    const auto now = Clock::now();
-    const bool live =
-        usable(agent) || now - agent.last_added < recently_seen_ || now - agent.last_lost < recently_seen_;
-    return {best, live};
+    return {best, alive(agent, Clock::now())};
   }
 
   void remove(const std::string& host_id, const std::shared_ptr<AgentConnection>& entry) {

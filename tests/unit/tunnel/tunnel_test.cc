@@ -318,7 +318,7 @@ TEST_F(TunnelTest, AnAgentThatLostItsConnectionCountsWhileItReconnects) {
   set_server(make_tunnel_server({&proxy_.loop}, 1500ms));
   start_agent(echo_handler(), {}, /*connections=*/1);
   ASSERT_TRUE(wait_for([&] { return agent_connected(server()); }));
-  std::this_thread::sleep_for(1600ms);  // added long ago
+  std::this_thread::sleep_for(1600ms);  // past recently_seen: only the loss itself keeps it listed
   cut_connections();
   EXPECT_TRUE(agent_connected(server()));
   EXPECT_EQ(dial_and_exchange(request_for("pg1"), "back"), "db=pg1;data=;back");
