@@ -10,7 +10,7 @@
 //
 // async_wait_edge queues a wait that completes at the reactor's next event for the socket, with no
 // system call, when the caller knows the socket was exhausted after its last event: a recv or send
-// ended with EAGAIN, or a recv returned less than it asked for. A socket that may be ready already
+// ended with EAGAIN. A socket that may be ready already
 // (`exhausted` false) is polled first. The reactor only lets the wait join the queue without a
 // check when no event went unclaimed since the last wait; otherwise the wait polls, so an event
 // the reactor saw while nothing waited is never lost.
@@ -168,8 +168,9 @@ struct Initiate {
 #endif
 
 // Completes once `socket` is ready to read or to write, or has an error or was closed by the peer.
-// `exhausted`: the caller's last recv (or send) on it ended with EAGAIN or, for a recv, returned
-// less than it asked for, and nothing completed a wait since. Otherwise the socket is polled first.
+// `exhausted`: the caller's last recv (or send) on it ended with EAGAIN, and nothing completed a
+// wait since. Otherwise the socket is polled first. (A recv that returned less than it asked for is
+// not enough: the peer's close may have come with the data, and leaves no event for the wait.)
 // Cancellable as socket::async_wait; cancel() on the socket ends it with operation_aborted.
 template <class Token>
 auto async_wait_edge(boost::asio::basic_socket<boost::asio::ip::tcp, boost::asio::any_io_executor>& socket,

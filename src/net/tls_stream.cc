@@ -45,7 +45,9 @@ int bio_read(BIO* bio, char* data, int size) {
     const int fd = socket_of(bio);
     ssize_t n = ::recv(fd, data, static_cast<size_t>(size), 0);
     if (n >= 0) {
-      set_data(bio, fd, n < size);  // a short read emptied the socket, as far as it can tell
+      // Only EAGAIN says the socket is empty. A short read does not: the peer's close may have
+      // arrived with the data, and it brings no event of its own after this read.
+      set_data(bio, fd, false);
       return static_cast<int>(n);
     }
     if (errno == EINTR) continue;

@@ -46,8 +46,8 @@ SSL* new_ssl(SSL_CTX* ctx);
 void attach(SSL* ssl, int fd);
 // dup(2) and close(2), for rebind.
 int duplicate(int fd, boost::system::error_code& ec);
-// Whether the socket's last recv ended with EAGAIN or returned less than it asked for: then a wait
-// for it to become readable needs no check first (net/edge_wait.h). mark_readable: a wait saw it
+// Whether the socket's last recv ended with EAGAIN: then a wait for it to become readable needs no
+// check first (net/edge_wait.h). mark_readable: a wait saw it
 // readable, so it may hold data again whether or not anyone reads it.
 bool drained(SSL* ssl);
 void mark_readable(SSL* ssl);

@@ -320,6 +320,36 @@ TEST_F(TlsStreamTest, WaitReadableSeesBytesOpenSslHoldsAndOtherwiseWaitsForTheSo
   }());
 }
 
+// A server that sends its last words and hangs up (PostgreSQL after pg_terminate_backend): the
+// record and the close can arrive together, before the reader looks. A read then returns the record,
+// short of its buffer, and the close gives no new event: the wait after it must still see the close,
+// or the session hangs until the client speaks.
+TEST_F(TlsStreamTest, TheCloseThatArrivedWithTheLastRecordCompletesTheNextWait) {
+  auto [client, server] = pair(*client_ctx_);
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await handshake(client, server, "localhost"));
+    const std::string last_words = "terminating connection";
+    auto [wec, written] = co_await asio::async_write(server, asio::buffer(last_words), kTuple);
+    EXPECT_FALSE(wec);
+    server.next_layer().close();
+    asio::steady_timer timer(io_, 100ms);  // both the record and the close are in the socket now
+    co_await timer.async_wait(kTuple);
+
+    auto [ready] = co_await client.async_wait_readable(kTuple);
+    EXPECT_FALSE(ready) << ready.message();
+    std::string got(1024, '\0');
+    auto [rec, n] = co_await client.async_read_some(asio::buffer(got), kTuple);
+    EXPECT_FALSE(rec) << rec.message();
+    EXPECT_EQ(got.substr(0, n), last_words);
+
+    timer.expires_after(2s);
+    auto closed = co_await (client.async_wait_readable(kTuple) || timer.async_wait(kTuple));
+    EXPECT_EQ(closed.index(), 0u) << "the wait missed the close that came with the record";
+    std::tie(rec, n) = co_await client.async_read_some(asio::buffer(got), kTuple);
+    EXPECT_TRUE(rec) << "the read after the close is its end";
+  }());
+}
+
 // A bulk transfer moves several records per operation: a read takes every record that arrived
 // with the first (up to its buffer), a write sends its whole buffer as as many records as it takes.
 TEST_F(TlsStreamTest, AReadTakesEveryRecordAlreadyReceived) {
