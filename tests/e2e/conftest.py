@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixtures import proc  # noqa: E402  (needs the path above)
 BIN_DIR = Path(os.environ.get("TP_BIN_DIR", ROOT / "build" / "bin"))
 
 
@@ -26,9 +27,7 @@ def binary(name):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return proc.free_port()
 
 
 def wait_for_port(port, timeout=15.0, proc=None, log=None):
