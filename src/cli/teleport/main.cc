@@ -4,6 +4,7 @@
 
 #include "cli/teleport/aws_commands.h"
 #include "cli/teleport/process.h"
+#include "common/fast_copies.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "crypto/password.h"
@@ -52,7 +53,10 @@ int main(int argc, char** argv) {
   std::string config_path = kDefaultConfigPath;
   auto* start = app.add_subcommand("start", "Start the services named in the config file");
   start->add_option("-c,--config", config_path, "Config file (default /etc/teleport.yaml)");
-  start->callback([&] { rc = cmd_start(config_path); });
+  start->callback([&] {
+    restart_for_fast_copies(argv);  // the proxy and the agent relay every byte: see common/fast_copies.h
+    rc = cmd_start(config_path);
+  });
 
   app.add_subcommand("version", "Print the version")->callback([] { std::cout << "Teleport v" TP_VERSION "\n"; });
 

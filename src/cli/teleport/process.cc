@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/fast_copies.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "net/io_pool.h"
@@ -58,6 +59,9 @@ int run_teleport(const TeleportConfig& config) {
     loops.stop();
   });
   log::info("teleport", "Teleport started", {{"version", TP_VERSION}, {"config", config.path}});
+  if (auto threshold = fast_copies_threshold(); !threshold.empty())
+    log::info("teleport", "this AMD CPU runs rep movsb slowly under glibc < 2.40: glibc copies with it only from rep_movsb_threshold bytes (GLIBC_TUNABLES)",
+              {{"rep_movsb_threshold", threshold}});
   std::cout << "Teleport v" TP_VERSION " is running" << std::endl;
   loops.run();
   return 0;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/tsh/commands.h"
+#include "common/fast_copies.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   auto* proxy_db_name =
       proxy_db->add_option("--db-name", pdb.db.db_name, "Logical database (logs in to the database first)")->expected(0, 1);
   proxy_db->callback([&] {
+    tp::restart_for_fast_copies(argv);  // a long-running relay: see common/fast_copies.h
     pdb.db.db_name_given = proxy_db_name->count() > 0;
     rc = cmd_proxy_db(g, pdb);
   });

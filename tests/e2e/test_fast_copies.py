@@ -1,0 +1,80 @@
+"""`teleport start` on an AMD CPU with FSRM and a glibc older than 2.40 restarts itself once with
+glibc's rep movsb threshold raised to the L2 cache's size, so that TLS records and tunnel frames
+are not copied at a twentieth of the memory's speed (src/common/fast_copies.h). Elsewhere, and when
+the user set the threshold, its environment stays as it was started."""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import Cluster
+
+
+def machine_has_slow_rep_movsb():
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    amd = "vendor_id\t: AuthenticAMD" in cpuinfo
+    fsrm = any(line.startswith("flags") and " fsrm" in line for line in cpuinfo.splitlines())
+    name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    major, minor = (int(x) for x in version.split(".")[:2])
+    return amd and fsrm and name == "glibc" and (major, minor) < (2, 40)
+
+
+def l2_cache_bytes():
+    out = subprocess.run(["getconf", "LEVEL2_CACHE_SIZE"], capture_output=True, text=True).stdout.strip()
+    return int(out) if out.isdigit() and int(out) > 0 else 1048576
+
+
+def logged_threshold(cluster):
+    """The rep movsb threshold `teleport start` reports it runs with, or None if it says nothing."""
+    m = re.search(r"rep_movsb_threshold[=:]\s*\"?([^\",}\n]+)", cluster.process.output())
+    return m.group(1) if m else None
+
+
+def environment_of(pid):
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().partition("=")[::2] for entry in raw if entry)
+
+
+def test_teleport_start_raises_the_rep_movsb_threshold_where_glibc_would_copy_slowly(tmp_path, monkeypatch):
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    cluster = Cluster(tmp_path, proxy=True).start()
+    try:
+        pid = cluster.process.proc.pid
+        env = environment_of(pid)  # same pid: it executed itself again
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "teleport"  # same name for ps and pkill
+        cluster.tctl("users", "ls")  # and it serves
+        if machine_has_slow_rep_movsb():
+            assert env.get("GLIBC_TUNABLES") == f"glibc.cpu.x86_rep_movsb_threshold={l2_cache_bytes()}"
+            assert logged_threshold(cluster) == str(l2_cache_bytes())
+        else:
+            assert "GLIBC_TUNABLES" not in env
+            assert logged_threshold(cluster) is None
+    finally:
+        cluster.stop()
+
+
+def test_a_threshold_the_user_set_is_kept_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.x86_rep_movsb_threshold=4096")
+    cluster = Cluster(tmp_path, proxy=True).start()
+    try:
+        env = environment_of(cluster.process.proc.pid)
+        assert env.get("GLIBC_TUNABLES") == "glibc.cpu.x86_rep_movsb_threshold=4096"
+        if machine_has_slow_rep_movsb():
+            assert logged_threshold(cluster) == "4096"
+    finally:
+        cluster.stop()
+
+
+def test_other_tunables_the_user_set_are_kept_beside_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    cluster = Cluster(tmp_path, proxy=True).start()
+    try:
+        # /proc/<pid>/environ shows only the first of several tunables (glibc rewrites the
+        # variable's original text as it reads it), so the process's own report is what tells.
+        assert environment_of(cluster.process.proc.pid)["GLIBC_TUNABLES"].startswith("glibc.malloc.arena_max=2")
+        if machine_has_slow_rep_movsb():
+            assert logged_threshold(cluster) == str(l2_cache_bytes())
+        else:
+            assert logged_threshold(cluster) is None
+    finally:
+        cluster.stop()
