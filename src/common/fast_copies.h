@@ -5,7 +5,7 @@
 // past the source modulo 4 KiB (glibc bug 30994; on the benchmark machine, 3 GB/s instead of 60).
 // OpenSSL copies every TLS record's plaintext that way before encrypting it, and the tunnel copies
 // every data frame: during a large result set, a quarter of the proxy's and the agent's CPU was
-// memmove (bench/results/2026-11-29-fast-copies.notes.md). glibc 2.40 raised the size at which it
+// memmove (bench/results/2026-11-29-compare-fast-copies.md). glibc 2.40 raised the size at which it
 // starts using `rep movsb` on these CPUs; for older releases we raise it the same way, with glibc's
 // own tunable (`glibc.cpu.x86_rep_movsb_threshold`). Tunables are read only when a program starts,
 // so the program starts itself again, once, before it does anything else.
