@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/byte_queue.h"
 #include "common/log.h"
 
 namespace tp::tunnel {
@@ -32,8 +33,7 @@ struct StreamState {
   bool peer_reset = false;  // the peer dropped the stream
   bool refused = false;     // agent: answered no; the proxy has forgotten the stream
 
-  std::string rx;  // arrived, not yet read: rx[rx_off, size)
-  size_t rx_off = 0;
+  ByteQueue rx;  // arrived, not yet read
   uint32_t send_credit = 0;  // what we may still send
   uint32_t recv_left = 0;    // what the peer may still send
   uint32_t unacked = 0;      // read by our reader and not yet returned as credit
@@ -48,7 +48,7 @@ struct StreamState {
   std::optional<MuxStream::WaitHandler> wait_handler;
   std::optional<MuxConnection::OpenHandler> open_handler;
 
-  size_t buffered() const { return rx.size() - rx_off; }
+  size_t buffered() const { return rx.size(); }
 };
 
 namespace {
@@ -353,17 +353,11 @@ struct Link : std::enable_shared_from_this<Link> {
       // Straight into the waiting reader's buffer; what does not fit waits in rx.
       const size_t n = std::min(payload.size(), s.read_buffer.size());
       std::memcpy(s.read_buffer.data(), payload.data(), n);
-      s.rx.append(payload.substr(n));
+      if (n < payload.size()) s.rx.append(payload.substr(n));
       consumed(s, n);
       auto handler = take(s.read_handler);
       post_completion(executor, std::move(handler), error_code(), n);
     } else {
-      // Drop what the reader took before the string must grow: otherwise a reader that never quite
-      // catches up makes rx grow (and be copied on every reallocation) for the whole transfer.
-      if (s.rx_off > 0 && s.rx.size() + payload.size() > s.rx.capacity()) {
-        s.rx.erase(0, s.rx_off);
-        s.rx_off = 0;
-      }
       s.rx.append(payload);
     }
     finish_wait(s, {});
@@ -407,19 +401,8 @@ struct Link : std::enable_shared_from_this<Link> {
 
   // Takes what it can from rx for a read; false if there is nothing to take.
   bool read_buffered(StreamState& s) {
-    const size_t available = s.buffered();
-    if (available == 0) return false;
-    const size_t n = std::min(available, s.read_buffer.size());
-    std::memcpy(s.read_buffer.data(), s.rx.data() + s.rx_off, n);
-    s.rx_off += n;
-    if (s.rx_off == s.rx.size()) {
-      // An idle stream holds no buffer; a small one is kept for the next message.
-      if (s.rx.capacity() > 4096)
-        std::string().swap(s.rx);
-      else
-        s.rx.clear();
-      s.rx_off = 0;
-    }
+    if (s.rx.empty()) return false;
+    const size_t n = s.rx.take(static_cast<char*>(s.read_buffer.data()), s.read_buffer.size());
     consumed(s, n);
     auto handler = take(s.read_handler);
     post_completion(executor, std::move(handler), error_code(), n);
