@@ -203,6 +203,24 @@ def ensure_built(bin_dir):
         raise RuntimeError(f"building the project in {build_dir} failed:\n{cp.stdout[-3000:]}")
 
 
+def slow_rep_movsb():
+    """An AMD CPU with FSRM under glibc < 2.40: where `teleport start` raises glibc's rep movsb
+    threshold for itself (src/common/fast_copies.h)."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    amd = "vendor_id\t: AuthenticAMD" in cpuinfo
+    fsrm = any(line.startswith("flags") and " fsrm" in line for line in cpuinfo.splitlines())
+    name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    return amd and fsrm and name == "glibc" and tuple(int(x) for x in version.split(".")[:2]) < (2, 40)
+
+
+def glibc_note():
+    note = os.confstr("CS_GNU_LIBC_VERSION")
+    if slow_rep_movsb():
+        note += (" (AMD CPU with FSRM: the project's processes raise glibc.cpu.x86_rep_movsb_threshold to the "
+                 "L2 size, src/common/fast_copies.h; PostgreSQL, the clients and the peers keep glibc's default)")
+    return note
+
+
 def tool_versions(bin_dir):
     versions = {
         "PostgreSQL": _first_line(["/usr/lib/postgresql/15/bin/postgres", "--version"]),
@@ -212,6 +230,7 @@ def tool_versions(bin_dir):
         "MariaDB": _first_line(["mariadbd", "--version"]),
         "sysbench": _first_line(["sysbench", "--version"]),
         "OpenSSL": _first_line(["openssl", "version"]),
+        "glibc": glibc_note(),
         "kernel": _first_line(["uname", "-sr"]),
     }
     teleport = Path(bin_dir) / "teleport"

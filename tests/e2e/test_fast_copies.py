@@ -5,18 +5,13 @@ the user set the threshold, its environment stays as it was started."""
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
-from conftest import Cluster
+from conftest import ROOT, Cluster
 
-
-def machine_has_slow_rep_movsb():
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    amd = "vendor_id\t: AuthenticAMD" in cpuinfo
-    fsrm = any(line.startswith("flags") and " fsrm" in line for line in cpuinfo.splitlines())
-    name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
-    major, minor = (int(x) for x in version.split(".")[:2])
-    return amd and fsrm and name == "glibc" and (major, minor) < (2, 40)
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib.env import slow_rep_movsb as machine_has_slow_rep_movsb  # noqa: E402
 
 
 def l2_cache_bytes():
