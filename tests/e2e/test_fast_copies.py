@@ -2,7 +2,7 @@
 glibc's rep movsb threshold raised to the L2 cache's size, so that TLS records and tunnel frames
 are not copied at a twentieth of the memory's speed (src/common/fast_copies.h). Elsewhere, and when
 the user set the threshold, its environment stays as it was started."""
-import os
+import contextlib
 import re
 import subprocess
 import sys
@@ -30,10 +30,22 @@ def environment_of(pid):
     return dict(entry.decode().partition("=")[::2] for entry in raw if entry)
 
 
-def test_teleport_start_raises_the_rep_movsb_threshold_where_glibc_would_copy_slowly(tmp_path, monkeypatch):
-    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+@contextlib.contextmanager
+def teleport_started_with(tmp_path, monkeypatch, tunables):
+    """`teleport start` (Auth and Proxy) with GLIBC_TUNABLES as given (None: unset)."""
+    if tunables is None:
+        monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    else:
+        monkeypatch.setenv("GLIBC_TUNABLES", tunables)
     cluster = Cluster(tmp_path, proxy=True).start()
     try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_teleport_start_raises_the_rep_movsb_threshold_where_glibc_would_copy_slowly(tmp_path, monkeypatch):
+    with teleport_started_with(tmp_path, monkeypatch, None) as cluster:
         pid = cluster.process.proc.pid
         env = environment_of(pid)  # same pid: it executed itself again
         assert Path(f"/proc/{pid}/comm").read_text().strip() == "teleport"  # same name for ps and pkill
@@ -44,32 +56,20 @@ def test_teleport_start_raises_the_rep_movsb_threshold_where_glibc_would_copy_sl
         else:
             assert "GLIBC_TUNABLES" not in env
             assert logged_threshold(cluster) is None
-    finally:
-        cluster.stop()
 
 
 def test_a_threshold_the_user_set_is_kept_as_it_is(tmp_path, monkeypatch):
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.x86_rep_movsb_threshold=4096")
-    cluster = Cluster(tmp_path, proxy=True).start()
-    try:
+    with teleport_started_with(tmp_path, monkeypatch, "glibc.cpu.x86_rep_movsb_threshold=4096") as cluster:
         env = environment_of(cluster.process.proc.pid)
         assert env.get("GLIBC_TUNABLES") == "glibc.cpu.x86_rep_movsb_threshold=4096"
         if machine_has_slow_rep_movsb():
             assert logged_threshold(cluster) == "4096"
-    finally:
-        cluster.stop()
 
 
 def test_other_tunables_the_user_set_are_kept_beside_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
-    cluster = Cluster(tmp_path, proxy=True).start()
-    try:
+    with teleport_started_with(tmp_path, monkeypatch, "glibc.malloc.arena_max=2") as cluster:
         # /proc/<pid>/environ shows only the first of several tunables (glibc rewrites the
         # variable's original text as it reads it), so the process's own report is what tells.
         assert environment_of(cluster.process.proc.pid)["GLIBC_TUNABLES"].startswith("glibc.malloc.arena_max=2")
-        if machine_has_slow_rep_movsb():
-            assert logged_threshold(cluster) == str(l2_cache_bytes())
-        else:
-            assert logged_threshold(cluster) is None
-    finally:
-        cluster.stop()
+        expected = str(l2_cache_bytes()) if machine_has_slow_rep_movsb() else None
+        assert logged_threshold(cluster) == expected
