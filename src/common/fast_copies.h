@@ -1,14 +1,16 @@
 // Mid-sized memory copies at full speed on AMD Zen 3 and later, with the glibc Debian 12 ships.
 //
-// glibc before 2.40 copies 2 KiB and more with `rep movsb` on CPUs that report FSRM (fast short
-// rep movsb). On AMD's, that instruction runs 20 times slower when the destination lies a few bytes
-// past the source modulo 4 KiB (glibc bug 30994; on the benchmark machine, 3 GB/s instead of 60).
-// OpenSSL copies every TLS record's plaintext that way before encrypting it, and the tunnel copies
-// every data frame: during a large result set, a quarter of the proxy's and the agent's CPU was
-// memmove (bench/results/2026-11-29-compare-fast-copies.md). glibc 2.40 raised the size at which it
-// starts using `rep movsb` on these CPUs; for older releases we raise it the same way, with glibc's
-// own tunable (`glibc.cpu.x86_rep_movsb_threshold`). Tunables are read only when a program starts,
-// so the program starts itself again, once, before it does anything else.
+// glibc 2.36 (Debian 12) copies 2 KiB and more with `rep movsb` on CPUs that report FSRM (fast
+// short rep movsb). On AMD's, that instruction runs 20 times slower when the destination lies a few
+// bytes past the source modulo 4 KiB (glibc bug 30994; on the benchmark machine, 3 GB/s instead of
+// 60, where glibc's vector loops run at 50-90). OpenSSL copies every TLS record's plaintext that
+// way before encrypting it, and the tunnel copies every data frame: during a large result set, a
+// quarter of the proxy's and the agent's CPU was memmove
+// (bench/results/2026-11-29-compare-fast-copies.md). glibc 2.40 changed its choice on these CPUs
+// for that bug, so only older releases are changed here: copies up to the L2 cache's size use the
+// vector loops, set with glibc's own tunable (`glibc.cpu.x86_rep_movsb_threshold`). Tunables are
+// read only when a program starts, so the program starts itself again, once, before it does
+// anything else.
 #pragma once
 
 #include <cstddef>
