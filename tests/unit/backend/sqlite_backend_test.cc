@@ -68,6 +68,16 @@ int64_t query_int(const std::string& db_path, const char* sql) {
   return v;
 }
 
+// Runs statements on the database file behind the backend's back.
+void exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
 TEST(SqliteBackend, CreatesAPrivateDataDirAndDatabase) {
   TempDir tmp;
   const std::string data_dir = tmp.file("nested/data");
@@ -101,6 +111,30 @@ TEST(SqliteBackend, UsesWalAndRecordsTheSchemaVersion) {
   EXPECT_EQ(query_int(db, "SELECT value FROM meta WHERE name = 'revision'"), 0);
 }
 
+TEST(SqliteBackend, ANewDatabaseUses16KiBPagesAndAnOldOneKeepsItsOwn) {
+  TempDir tmp;
+  FakeClock clock(from_unix_seconds(1'700'000'000));
+  ASSERT_TRUE(open_sqlite_backend(tmp.path(), clock).ok());
+  EXPECT_EQ(query_int(tmp.file("backend.db"), "PRAGMA page_size"), 16384);
+
+  // A database written before (4 KiB pages, WAL): it opens, works, and keeps its pages.
+  TempDir old;
+  exec_sql(old.file("backend.db"), "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t(x)");
+  {
+    auto backend = open_sqlite_backend(old.path(), clock);
+    ASSERT_TRUE(backend.ok()) << backend.error().message;
+    ASSERT_TRUE((*backend)->put(make_item("/k", "v")).ok());
+    AuditRecord r;
+    r.type = "db.session.query";
+    r.user = "alice";
+    r.time = from_unix_seconds(1'700'000'000);
+    r.text = R"({"event":"db.session.query"})";
+    ASSERT_TRUE((*backend)->append_audit_events({r}).ok());
+  }
+  EXPECT_EQ(query_int(old.file("backend.db"), "PRAGMA page_size"), 4096);
+  EXPECT_EQ(query_int(old.file("backend.db"), "SELECT count(*) FROM audit_events"), 1);
+}
+
 TEST(SqliteBackend, RefusesASchemaNewerThanItKnows) {
   TempDir tmp;
   FakeClock clock(from_unix_seconds(1'700'000'000));
@@ -113,15 +147,6 @@ TEST(SqliteBackend, RefusesASchemaNewerThanItKnows) {
   EXPECT_THAT(again.error().message, HasSubstr(tmp.file("backend.db")));
 }
 
-// Runs statements on the database file behind the backend's back.
-void exec_sql(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
 
 TEST(SqliteBackend, MovesVersionOneAuditEventsIntoTheAuditLog) {
   TempDir tmp;
