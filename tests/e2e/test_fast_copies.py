@@ -1,4 +1,4 @@
-"""`teleport start` on an AMD CPU with FSRM and a glibc older than 2.40 restarts itself once with
+"""`teleport start` (and `tsh proxy db`) on an AMD CPU with FSRM and a glibc older than 2.40 restarts itself once with
 glibc's rep movsb threshold raised to the L2 cache's size, so that TLS records and tunnel frames
 are not copied at a twentieth of the memory's speed (src/common/fast_copies.h). Elsewhere, and when
 the user set the threshold, its environment stays as it was started."""
@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, Cluster
+from conftest import ROOT, Cluster, Process, binary, free_port, wait_for_port
+from proxy_support import ProxyCluster
 
 sys.path.insert(0, str(ROOT / "bench"))
 from benchlib.env import slow_rep_movsb as machine_has_slow_rep_movsb  # noqa: E402
@@ -73,3 +74,30 @@ def test_other_tunables_the_user_set_are_kept_beside_it(tmp_path, monkeypatch):
         assert environment_of(cluster.process.proc.pid)["GLIBC_TUNABLES"].startswith("glibc.malloc.arena_max=2")
         expected = str(l2_cache_bytes()) if machine_has_slow_rep_movsb() else None
         assert logged_threshold(cluster) == expected
+
+
+def test_tsh_proxy_db_restarts_the_same_way(tmp_path, monkeypatch):
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    cluster = ProxyCluster(tmp_path).start()
+    try:
+        cluster.register_db("pgdb")
+        cluster.add_user("alice", db_users="alice", db_names="postgres")
+        cluster.login("alice")
+        cluster.tsh("db", "login", "pgdb", "--db-user=alice", "--db-name=postgres")
+        port = free_port()
+        local = Process([binary("tsh"), "proxy", "db", "pgdb", "--tunnel", f"--port={port}"],
+                        tmp_path / "tsh-proxy.log", env={"TELEPORT_HOME": str(cluster.home)})
+        try:
+            wait_for_port(port, proc=local.proc, log=local.log_path)
+            pid = local.proc.pid
+            assert Path(f"/proc/{pid}/comm").read_text().strip() == "tsh"
+            env = environment_of(pid)
+            if machine_has_slow_rep_movsb():
+                assert env.get("GLIBC_TUNABLES") == f"glibc.cpu.x86_rep_movsb_threshold={l2_cache_bytes()}"
+            else:
+                assert "GLIBC_TUNABLES" not in env
+            assert "Started authenticated tunnel" in local.output()
+        finally:
+            local.stop()
+    finally:
+        cluster.stop()
