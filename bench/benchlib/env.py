@@ -110,9 +110,31 @@ def _proc_table():
     return table
 
 
+def _cpu_ticks():
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def _busy_ticks():
-    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    f = _cpu_ticks()
     return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]  # user nice system irq softirq steal
+
+
+def box_ticks():
+    """(busy, idle) clock ticks of the whole machine so far, from /proc/stat: busy is user, nice,
+    system, irq, softirq and steal (what PostgreSQL, the load generator, every proxy and the
+    kernel's network processing spent), idle is idle and iowait."""
+    f = _cpu_ticks()
+    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7], f[3] + f[4]
+
+
+def box_usage(before, after, transactions):
+    """The machine's CPU per transaction (µs, everything on it) and its idle share between two
+    box_ticks() snapshots."""
+    busy, idle = after[0] - before[0], after[1] - before[1]
+    return {
+        "box_cpu_us_per_tx": busy / CLK_TCK * 1e6 / transactions if transactions else float("nan"),
+        "box_idle_share": idle / (busy + idle) if busy + idle else float("nan"),
+    }
 
 
 class LoadMonitor(threading.Thread):

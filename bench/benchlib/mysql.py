@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fixtures.mariadb_server import MariaDBServer
 
-from .env import cpu_seconds, log
+from .env import box_ticks, box_usage, cpu_seconds, log
 from .paths import BENCH_USER
 
 SB_DB = "sbtest"
@@ -98,8 +98,10 @@ def point_select(path, threads, duration, warmup, table_size):
         _sysbench(path, ["run"], warmup + 120, table_size,
                   [f"--threads={threads}", f"--time={warmup}"])
     before = {r: cpu_seconds(p) for r, p in path.pids.items()}
+    box_before = box_ticks()
     out = _sysbench(path, ["run"], duration + 120, table_size,
                     [f"--threads={threads}", f"--time={duration}", "--percentile=99"])
+    box_after = box_ticks()
     after = {r: cpu_seconds(p) for r, p in path.pids.items()}
 
     def num(pattern):
@@ -121,6 +123,7 @@ def point_select(path, threads, duration, warmup, table_size):
         "latency_p99_ms": num(r"99th percentile:\s+([\d.]+)"),
         "cpu_s": cpu,
         "cpu_s_per_10k": {r: s * 10000.0 / txns if txns else float("nan") for r, s in cpu.items()},
+        **box_usage(box_before, box_after, txns),
     }
 
 

@@ -4,10 +4,11 @@ fix-and-measure loop the issue asks for when a target is missed.
     bench/profile select      # pgbench -S -c 16 (steady-state queries)
     bench/profile conn        # pgbench -C -S -c 8 (connection setup)
     bench/profile copy        # one 256 MiB COPY ... TO STDOUT
+    bench/profile mysql-select   # sysbench oltp_point_select, 16 threads, through MariaDB
     bench/profile idle        # 200 idle sessions: RSS and heap growth per session
     bench/profile idle --heaptrack   # ... and what holds that memory, by owner
 
-It starts PostgreSQL and the project exactly as bench/run does, records `perf record --call-graph
+It starts PostgreSQL (and MariaDB for mysql-select) and the project exactly as bench/run does, records `perf record --call-graph
 dwarf` of both processes during the load, and prints: CPU and context switches per unit of work,
 CPU by library, and the project's own functions by inclusive share. perf data stays in --out.
 """
@@ -25,10 +26,10 @@ from pathlib import Path
 
 from fixtures import certs
 
-from . import libpq
+from . import libpq, mysql
 from .env import ROOT, cpu_seconds, ensure_built, log, raise_fd_limit, rss_kib
 from .paths import BenchPostgres, pki_dir
-from .project import Project
+from .project import MY_DB, Project
 
 
 def ctx_switches(pid):
@@ -54,6 +55,8 @@ def perf_summary(data, top):
            and not re.search(r"tp::run_teleport|cmd_start", ln)][:top]
     return by_dso, own
 
+
+MYSQL_TABLE_SIZE = 10000
 
 HEAPTRACK_PRELOAD = Path("/usr/lib/heaptrack/libheaptrack_preload.so")
 HEAPTRACK_INTERPRET = Path("/usr/lib/heaptrack/libexec/heaptrack_interpret")
@@ -123,6 +126,9 @@ def heap_owners(raw, sessions, top):
 
 
 def run_load(kind, path, seconds):
+    if kind == "mysql-select":
+        r = mysql.point_select(path, 16, seconds, 0, MYSQL_TABLE_SIZE)
+        return r["transactions"], "transaction"
     env = path.pg_env()
     if kind == "select":
         cp = subprocess.run(["pgbench", "-n", "-S", "-c", "16", "-j", "2", "-T", str(seconds)],
@@ -144,7 +150,7 @@ def run_load(kind, path, seconds):
 def main(argv):
     p = argparse.ArgumentParser(prog="bench/profile", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("load", choices=["select", "conn", "copy", "idle"])
+    p.add_argument("load", choices=["select", "conn", "copy", "mysql-select", "idle"])
     p.add_argument("--seconds", type=int, default=10, help="length of the select/conn load")
     p.add_argument("--bin-dir", default=os.environ.get("TP_BIN_DIR", str(ROOT / "build-bench" / "bin")))
     p.add_argument("--out", default=None, help="directory for the perf data (default: a temp dir)")
@@ -163,11 +169,20 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     pki = certs.make_pki(pki_dir(work))
     pg = BenchPostgres(work, pki, 400, 2, "pg-profile-pw").start()
-    project = None
+    maria = project = None
     bin_dir = heaptrack_bin_dir(a.bin_dir, work, out) if a.heaptrack else a.bin_dir
     try:
-        project = Project(work, bin_dir, pki, pg, io_threads=a.io_threads).start()
-        path = project.pg_native_path()
+        if a.load == "mysql-select":
+            maria = mysql.BenchMaria(work, pki, "my-profile-pw", MYSQL_TABLE_SIZE).start()
+        project = Project(work, bin_dir, pki, pg, maria=maria, io_threads=a.io_threads).start()
+        if maria is not None:
+            f = project.db_login(MY_DB, mysql.SB_DB)
+            path = mysql.MyPath("mysql-project", "project (native listener, mTLS)", "127.0.0.1",
+                                int(f["port"]), "unused",
+                                mysql.ssl_dir(work, "project", f["cert"], f["key"], f["ca"]),
+                                pids=project.pids(), hop_roles=("proxy",))
+        else:
+            path = project.pg_native_path()
         if a.load == "idle":
             base = {r: rss_kib(pid) for r, pid in path.pids.items()}
             idle = libpq.IdleSessions(path.params)
@@ -191,7 +206,7 @@ def main(argv):
                     print("\n".join(heap_owners(out / f"raw.{pid}", 200, a.top)))
                 print(f"\nheaptrack data: {out}")
             return 0
-        run_load("select", path, 3)  # warm-up: tunnel pool, caches, allocator
+        run_load("mysql-select" if maria else "select", path, 3)  # warm-up: tunnel pool, caches, allocator
         perfs = {role: subprocess.Popen(
             ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384", "-p", str(pid),
              "-o", str(out / f"{a.load}-{role}.data")],
@@ -220,6 +235,8 @@ def main(argv):
         if project is not None:
             project.stop()
         pg.stop()
+        if maria is not None:
+            maria.stop()
 
 
 if __name__ == "__main__":

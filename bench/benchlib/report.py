@@ -66,6 +66,17 @@ HOP = {"project": ("proxy",), "project-tunnel": ("proxy",), "pgbouncer": ("pgbou
        "haproxy": ("haproxy",), "mysql-project": ("proxy",), "mysql-project-tunnel": ("proxy",), "mysql-haproxy": ("haproxy",)}
 
 
+def box_cell(results, key, name):
+    """The whole machine's CPU per transaction and how much of it stayed idle."""
+    us, idle = metric(results, key, name, "box_cpu_us_per_tx"), metric(results, key, name, "box_idle_share")
+    if not ok(us):
+        return NA
+    return f(us, 0) + (f" ({idle * 100:.0f} % idle)" if ok(idle) else "")
+
+
+BOX_ROW = "CPU µs per tx, whole box (database, client, proxies, kernel; idle share)"
+
+
 def pg_rows(results, keys, clients):
     rows = []
     for c in clients:
@@ -81,6 +92,7 @@ def pg_rows(results, keys, clients):
                      [f(cpu_hop(results, k, m, HOP.get(k, ())), 3) for k in keys]))
         rows.append((f"CPU s per 10 000 tx, all proxying processes, {c} clients",
                      [f(cpu_all(results, k, m), 3) for k in keys]))
+        rows.append((f"{BOX_ROW}, {c} clients", [box_cell(results, k, m) for k in keys]))
         rows.append((f"(others' CPU load during the {c}-client run, CPUs)",
                      [f(metric(results, k, m, "others_cpus"), 2) for k in keys]))
     base = metric(results, "direct", "connection_rate", "connections_per_s")
@@ -123,7 +135,9 @@ def targets(results, clients):
         rows.append((name, [measured, status]))
 
     p, b = metric(results, "project", m, "tps"), metric(results, "pgbouncer", m, "tps")
-    add(f"project TPS at {c} clients >= PgBouncer's", f"{f(p)} vs {f(b)}",
+    pbox, bbox = metric(results, "project", m, "box_cpu_us_per_tx"), metric(results, "pgbouncer", m, "box_cpu_us_per_tx")
+    box = f" (whole box {f(pbox, 0)} vs {f(bbox, 0)} µs CPU per tx)" if ok(pbox) and ok(bbox) else ""
+    add(f"project TPS at {c} clients >= PgBouncer's", f"{f(p)} vs {f(b)}{box}",
         (p >= b) if ok(p) and ok(b) else None)
     ph, bh = cpu_hop(results, "project", m, ("proxy",)), cpu_hop(results, "pgbouncer", m, ("pgbouncer",))
     add("proxy hop CPU per tx <= PgBouncer's", f"{f(ph, 3)} vs {f(bh, 3)} s/10k tx",
@@ -206,6 +220,7 @@ def _mysql_rows(results, keys, threads):
          [f(cpu_hop(results, k, m, HOP.get(k, ())), 3) for k in keys]),
         (f"CPU s per 10 000 tx, all proxying processes, {threads} threads",
          [f(cpu_all(results, k, m), 3) for k in keys]),
+        (f"{BOX_ROW}, {threads} threads", [box_cell(results, k, m) for k in keys]),
         (f"(others' CPU load during the {threads}-thread run, CPUs)",
          [f(metric(results, k, m, "others_cpus"), 2) for k in keys]),
     ]

@@ -1,0 +1,57 @@
+"""bench/run's whole-box figure: the machine's CPU per transaction (every process and the kernel's
+network work) and its idle share, from /proc/stat around each load, and how the report shows it
+(bench/README.md, "What is measured")."""
+import math
+import sys
+import time
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import env, report  # noqa: E402
+
+
+def test_box_usage_is_busy_time_per_transaction_and_the_idle_share():
+    ticks = env.CLK_TCK
+    before, after = (10 * ticks, 5 * ticks), (12 * ticks, 6 * ticks)  # 2 s busy, 1 s idle
+    usage = env.box_usage(before, after, 1000)
+    assert abs(usage["box_cpu_us_per_tx"] - 2000.0) < 1e-6
+    assert abs(usage["box_idle_share"] - 1.0 / 3.0) < 1e-9
+    assert math.isnan(env.box_usage(before, after, 0)["box_cpu_us_per_tx"])  # no transactions
+
+
+def test_box_ticks_count_this_process_spinning():
+    before = env.box_ticks()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    after = env.box_ticks()
+    assert after[0] - before[0] >= 0.2 * env.CLK_TCK  # this spin alone was 0.3 s of one CPU
+    assert after[1] >= before[1]
+
+
+def test_the_report_has_a_whole_box_row_per_load():
+    results = {
+        "direct": {"metrics": {"select_c16": {"tps": 20000.0, "box_cpu_us_per_tx": 80.4, "box_idle_share": 0.012}}},
+        "project": {"metrics": {"select_c16": {"tps": 9000.0, "box_cpu_us_per_tx": 179.2, "box_idle_share": 0.007}}},
+        "pgbouncer": {"metrics": {"select_c16": {"tps": 13000.0}}},  # a run from before the figure
+        "mysql-project": {"metrics": {"point_select_t4": {"tps": 6000.0, "box_cpu_us_per_tx": 301.0,
+                                                          "box_idle_share": 0.25}}},
+    }
+    rows = dict(report.pg_rows(results, ["direct", "project", "pgbouncer"], [16]))
+    assert rows[f"{report.BOX_ROW}, 16 clients"] == ["80 (1 % idle)", "179 (1 % idle)", "–"]
+    rows = dict(report.mysql_rows(results, ["mysql-project"], [4]))
+    assert rows[f"{report.BOX_ROW}, 4 threads"] == ["301 (25 % idle)"]
+
+
+def test_the_tps_target_names_both_paths_whole_box_cost():
+    results = {
+        "project": {"metrics": {"select_c16": {"tps": 9000.0, "box_cpu_us_per_tx": 179.2}}},
+        "pgbouncer": {"metrics": {"select_c16": {"tps": 13000.0, "box_cpu_us_per_tx": 121.4}}},
+    }
+    name, (measured, status) = report.targets(results, [16])[0]
+    assert name == "project TPS at 16 clients >= PgBouncer's"
+    assert measured == "9,000 vs 13,000 (whole box 179 vs 121 µs CPU per tx)"
+    assert status == "**missed**"
+    del results["pgbouncer"]["metrics"]["select_c16"]["box_cpu_us_per_tx"]  # a run from before the figure
+    assert report.targets(results, [16])[0][1][0] == "9,000 vs 13,000"
