@@ -27,7 +27,7 @@ from pathlib import Path
 from fixtures import certs
 
 from . import libpq, mysql
-from .env import ROOT, cpu_seconds, ensure_built, log, raise_fd_limit, rss_kib
+from .env import ROOT, cpu_seconds, ensure_built, log, raise_fd_limit, rss_kib, slow_rep_movsb
 from .paths import BenchPostgres, pki_dir
 from .project import MY_DB, Project
 
@@ -74,11 +74,17 @@ def heaptrack_bin_dir(bin_dir, work, out):
     d.mkdir()
     for name in ("tctl", "tsh"):
         (d / name).symlink_to(real / name)
+    # Where `teleport start` would start itself again for fast copies (src/common/fast_copies.h),
+    # the wrapper gives it the threshold it would choose, so that it does not: heaptrack's data from
+    # before the exec would be lost, and what follows it would go to a file of the same name.
+    tunables = (f"  export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=$(getconf LEVEL2_CACHE_SIZE)\n"
+                if slow_rep_movsb() else "")
     wrapper = d / "teleport"
     wrapper.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = start ]; then\n'
         f"  export LD_PRELOAD={HEAPTRACK_PRELOAD} DUMP_HEAPTRACK_OUTPUT={out}/raw.$$\n"
+        f"{tunables}"
         "fi\n"
         f'exec {real / "teleport"} "$@"\n')
     wrapper.chmod(0o755)
