@@ -138,6 +138,7 @@ METRICS = [
     ("cpu_proxy", "CPU s per 10 000 tx, proxy", True, 3),
     ("cpu_agent", "CPU s per 10 000 tx, agent", True, 3),
     ("cpu_both", "CPU s per 10 000 tx, proxy + agent", True, 3),
+    ("box_cpu_us_per_tx", "CPU µs per tx, whole box", True, 0),
     ("copy_mib_per_s", "COPY MiB/s", False, 0),
     ("copy_cpu_proxy", "COPY CPU s per GiB, proxy", True, 2),
     ("copy_cpu_agent", "COPY CPU s per GiB, agent", True, 2),
@@ -150,7 +151,8 @@ def one_round(path, a):
     per = r["cpu_s_per_10k"]
     out = {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"], "latency_p99_ms": r["latency_p99_ms"],
            "cpu_proxy": per.get("proxy"), "cpu_agent": per.get("agent"),
-           "cpu_both": sum(per.get(role, 0.0) for role in ROLES)}
+           "cpu_both": sum(per.get(role, 0.0) for role in ROLES),
+           "box_cpu_us_per_tx": r.get("box_cpu_us_per_tx")}
     if a.copy_mib:
         c = pgmeasure.copy_throughput([path], a.copy_mib * 1048576, rounds=1, timeout_s=600)[path.key]
         if isinstance(c, Exception):

@@ -55,6 +55,7 @@ def test_two_builds_in_alternating_rounds(tmp_path):
     assert [(x["build"], x["round"]) for x in rounds] == [("base", 1), ("new", 1), ("new", 2), ("base", 2)]
     for x in rounds:
         assert x["tps"] > 0 and x["cpu_proxy"] > 0 and x["cpu_agent"] > 0, x
+        assert x["box_cpu_us_per_tx"] * 1e-6 * 1e4 > x["cpu_both"], x  # the box includes both processes
         assert x["copy_mib_per_s"] > 0, x
     assert doc["meta"]["errors"] == []
     md = next(out.glob("*-compare-t.md")).read_text()
