@@ -309,11 +309,12 @@ def chart(out_png, results, pg_keys, my_keys, clients, threads, target_rows=None
             status = cells[1].replace("*", "")
             color = {"met": "#1a9850", "missed": "#d73027"}.get(status, "#777777")
             y = 0.92 - i * 0.15
-            text = name.replace("'", "")
+            text = name.replace("'", "''")  # gnuplot's single-quoted strings double a quote
             script.append(f"set label {i + 1} \"{status.upper()}\" at 0.0,{y:.2f} "
                           f"font ',11' textcolor rgb '{color}'")
             script.append(f"set label {i + 11} '{text}' at 0.22,{y:.2f} font ',9'")
-            script.append(f"set label {i + 21} '{cells[0]}' at 0.22,{y - 0.06:.2f} font ',8' "
+            measured = cells[0].replace("'", "''")
+            script.append(f"set label {i + 21} '{measured}' at 0.22,{y - 0.06:.2f} font ',8' "
                           "textcolor rgb '#555555'")
         script.append("plot 2 notitle")
     script.append("unset multiplot")
