@@ -1,7 +1,7 @@
 """`bench/profile`: where the project's proxy and agent spend their CPU under one load, for the
 fix-and-measure loop the issue asks for when a target is missed.
 
-    bench/profile select      # pgbench -S -c 16 (steady-state queries)
+    bench/profile select      # pgbench -S -c 16 (steady-state queries; --clients 1: one at a time)
     bench/profile conn        # pgbench -C -S -c 8 (connection setup)
     bench/profile copy        # one 256 MiB COPY ... TO STDOUT
     bench/profile mysql-select   # sysbench oltp_point_select, 16 threads, through MariaDB
@@ -131,13 +131,14 @@ def heap_owners(raw, sessions, top):
     return lines
 
 
-def run_load(kind, path, seconds):
+def run_load(kind, path, seconds, clients=16):
     if kind == "mysql-select":
-        r = mysql.point_select(path, 16, seconds, 0, MYSQL_TABLE_SIZE)
+        r = mysql.point_select(path, clients, seconds, 0, MYSQL_TABLE_SIZE)
         return r["transactions"], "transaction"
     env = path.pg_env()
     if kind == "select":
-        cp = subprocess.run(["pgbench", "-n", "-S", "-c", "16", "-j", "2", "-T", str(seconds)],
+        cp = subprocess.run(["pgbench", "-n", "-S", "-c", str(clients), "-j", str(min(2, clients)),
+                             "-T", str(seconds)],
                             env=env, capture_output=True, text=True, timeout=seconds + 120)
         return int(re.search(r"processed: (\d+)", cp.stdout).group(1)), "transaction"
     if kind == "conn":
@@ -158,6 +159,8 @@ def main(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("load", choices=["select", "conn", "copy", "mysql-select", "idle"])
     p.add_argument("--seconds", type=int, default=10, help="length of the select/conn load")
+    p.add_argument("--clients", type=int, default=16,
+                   help="pgbench clients (sysbench threads) of select and mysql-select (default 16)")
     p.add_argument("--bin-dir", default=os.environ.get("TP_BIN_DIR", str(ROOT / "build-bench" / "bin")))
     p.add_argument("--out", default=None, help="directory for the perf data (default: a temp dir)")
     p.add_argument("--top", type=int, default=30, help="how many of the project's functions to list")
@@ -212,14 +215,14 @@ def main(argv):
                     print("\n".join(heap_owners(out / f"raw.{pid}", 200, a.top)))
                 print(f"\nheaptrack data: {out}")
             return 0
-        run_load("mysql-select" if maria else "select", path, 3)  # warm-up: tunnel pool, caches, allocator
+        run_load("mysql-select" if maria else "select", path, 3, a.clients)  # warm-up: tunnel pool, caches, allocator
         perfs = {role: subprocess.Popen(
             ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384", "-p", str(pid),
              "-o", str(out / f"{a.load}-{role}.data")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for role, pid in path.pids.items()}
         time.sleep(1)
         c0 = {r: (cpu_seconds(pid), ctx_switches(pid)) for r, pid in path.pids.items()}
-        units, unit = run_load(a.load, path, a.seconds)
+        units, unit = run_load(a.load, path, a.seconds, a.clients)
         c1 = {r: (cpu_seconds(pid), ctx_switches(pid)) for r, pid in path.pids.items()}
         for proc_ in perfs.values():
             proc_.send_signal(2)
