@@ -77,8 +77,27 @@ def box_cell(results, key, name):
 BOX_ROW = "CPU µs per tx, whole box (database, client, proxies, kernel; idle share)"
 
 
+def single_rows(results, keys):
+    """One client, one query at a time: the latency a path adds when nothing queues."""
+    m = "select_c1"
+    if not any(metric(results, k, m, "latency_avg_ms") is not None for k in keys):
+        return []
+    base = metric(results, "direct", m, "latency_avg_ms")
+    cells = []
+    for k in keys:
+        avg, p99 = metric(results, k, m, "latency_avg_ms"), metric(results, k, m, "latency_p99_ms")
+        if not ok(avg):
+            cells.append(NA)
+            continue
+        added = f", +{(avg - base) * 1000:.0f} µs" if ok(base) and k != "direct" else ""
+        cells.append(f"{avg * 1000:.0f} / {p99 * 1000:.0f}{added}" if ok(p99) else f"{avg * 1000:.0f}{added}")
+    return [("latency at 1 client, avg / p99 (µs; avg added over direct)", cells),
+            ("CPU s per 10 000 tx, all proxying processes, 1 client", [f(cpu_all(results, k, m), 3) for k in keys]),
+            (f"{BOX_ROW}, 1 client", [box_cell(results, k, m) for k in keys])]
+
+
 def pg_rows(results, keys, clients):
-    rows = []
+    rows = single_rows(results, keys) if 1 not in clients else []
     for c in clients:
         m = f"select_c{c}"
         base = metric(results, "direct", m, "tps")
@@ -392,7 +411,9 @@ def write(out_dir, stem, meta, results, args):
         copy_how = f"best of {copy_runs} runs per path"
     L += ["## Settings", "",
           f"pgbench -S runs: {s.duration} s each after a {s.warmup} s warm-up, `-j 2`, clients "
-          f"{', '.join(map(str, s.clients))}; latency avg/p99 from the `pgbench -l` per-transaction logs. "
+          f"{', '.join(map(str, s.clients))}; latency avg/p99 from the `pgbench -l` per-transaction logs"
+          + (f"; one client (one query at a time, for the latency a path adds when nothing queues) for "
+             f"{s.single_duration} s" if getattr(s, "single_duration", 0) and 1 not in s.clients else "") + ". "
           f"`pgbench -C -S`: {s.conn_clients} clients for {s.conn_duration} s. Time to first query: "
           f"{s.ttfq_samples} connections one after another (libpq connect + `SELECT 1` + close). "
           f"Idle sessions: {s.idle_sessions} held open (each ran `SELECT 1`), RSS (VmRSS) of the proxying "

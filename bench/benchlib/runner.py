@@ -43,6 +43,8 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, help="warm-up seconds before each TPS run (default 10)")
     p.add_argument("--conn-duration", type=int, help="seconds of pgbench -C (default 15)")
     p.add_argument("--clients", default="16,64", help="pgbench client counts (default 16,64)")
+    p.add_argument("--single-duration", type=int,
+                   help="seconds of the one-client latency run, pgbench -S -c 1 (default 15; 0: skip it)")
     p.add_argument("--conn-clients", type=int, default=8, help="pgbench -C clients (default 8)")
     p.add_argument("--paths", default=",".join(PG_PATHS),
                    help=f"PostgreSQL paths, comma-separated, or none (default {','.join(PG_PATHS)})")
@@ -67,6 +69,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     quick = a.quick
     a.duration = a.duration or (5 if quick else 30)
+    if a.single_duration is None:
+        a.single_duration = 3 if quick else 15
     a.warmup = a.warmup if a.warmup is not None else (2 if quick else 10)
     a.conn_duration = a.conn_duration or (3 if quick else 15)
     a.idle_sessions = a.idle_sessions or (200 if quick else 1000)
@@ -190,6 +194,11 @@ class Run:
         for path in paths:
             self.record(path, "connection_rate", lambda: pgmeasure.connection_rate(
                 path, a.conn_clients, a.conn_duration))
+        if a.single_duration > 0 and 1 not in a.clients:
+            # One query at a time: what a path adds to each query's latency when nothing queues.
+            for path in paths:
+                self.record(path, "select_c1", lambda: pgmeasure.select_tps(
+                    path, 1, a.single_duration, min(a.warmup, 3)))
         for clients in a.clients:
             for path in paths:
                 self.record(path, f"select_c{clients}", lambda: pgmeasure.select_tps(

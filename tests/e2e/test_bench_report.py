@@ -55,3 +55,26 @@ def test_the_tps_target_names_both_paths_whole_box_cost():
     assert status == "**missed**"
     del results["pgbouncer"]["metrics"]["select_c16"]["box_cpu_us_per_tx"]  # a run from before the figure
     assert report.targets(results, [16])[0][1][0] == "9,000 vs 13,000"
+
+
+def test_one_client_rows_give_the_latency_each_path_adds():
+    def run(avg_ms, p99_ms, box_us, cpu=None):
+        r = {"latency_avg_ms": avg_ms, "latency_p99_ms": p99_ms, "box_cpu_us_per_tx": box_us, "box_idle_share": 0.55}
+        if cpu:
+            r["cpu_s_per_10k"] = cpu
+        return r
+    results = {
+        "direct": {"metrics": {"select_c1": run(0.166, 0.234, 135.0)}},
+        "project": {"metrics": {"select_c1": run(0.369, 1.036, 323.0, {"proxy": 0.895, "agent": 0.956})}},
+        "pgbouncer": {"metrics": {"select_c1": run(0.229, 0.316, 196.0, {"pgbouncer": 0.709})}},
+        "haproxy": {"metrics": {}},  # the run failed for this path
+    }
+    rows = dict(report.pg_rows(results, ["direct", "project", "pgbouncer", "haproxy"], [16]))
+    assert rows["latency at 1 client, avg / p99 (µs; avg added over direct)"] == [
+        "166 / 234", "369 / 1036, +203 µs", "229 / 316, +63 µs", "–"]
+    assert rows["CPU s per 10 000 tx, all proxying processes, 1 client"] == ["–", "1.851", "0.709", "–"]
+    assert rows[f"{report.BOX_ROW}, 1 client"][1] == "323 (55 % idle)"
+    # A run without the one-client load (older results, or --single-duration 0) has no such rows.
+    del results["project"]["metrics"]["select_c1"], results["direct"]["metrics"]["select_c1"]
+    del results["pgbouncer"]["metrics"]["select_c1"]
+    assert not any("1 client" in name for name, _ in report.pg_rows(results, ["direct", "project"], [16]))
