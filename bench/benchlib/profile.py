@@ -8,9 +8,10 @@ fix-and-measure loop the issue asks for when a target is missed.
     bench/profile idle        # 200 idle sessions: RSS and heap growth per session
     bench/profile idle --heaptrack   # ... and what holds that memory, by owner
 
-It starts PostgreSQL (and MariaDB for mysql-select) and the project exactly as bench/run does, records `perf record --call-graph
-dwarf` of both processes during the load, and prints: CPU and context switches per unit of work,
-CPU by library, and the project's own functions by inclusive share. perf data stays in --out.
+It starts PostgreSQL (and MariaDB for mysql-select) and the project exactly as bench/run does,
+records `perf record --call-graph dwarf` of both processes during the load, and prints: CPU and
+context switches per unit of work, CPU by library, and the project's own functions by inclusive
+share. perf data stays in --out.
 """
 import argparse
 import collections
@@ -29,7 +30,7 @@ from fixtures import certs
 from . import libpq, mysql
 from .env import ROOT, cpu_seconds, ensure_built, log, raise_fd_limit, rss_kib, slow_rep_movsb
 from .paths import BenchPostgres, pki_dir
-from .project import MY_DB, Project
+from .project import Project
 
 
 def ctx_switches(pid):
@@ -184,14 +185,7 @@ def main(argv):
         if a.load == "mysql-select":
             maria = mysql.BenchMaria(work, pki, "my-profile-pw", MYSQL_TABLE_SIZE).start()
         project = Project(work, bin_dir, pki, pg, maria=maria, io_threads=a.io_threads).start()
-        if maria is not None:
-            f = project.db_login(MY_DB, mysql.SB_DB)
-            path = mysql.MyPath("mysql-project", "project (native listener, mTLS)", "127.0.0.1",
-                                int(f["port"]), "unused",
-                                mysql.ssl_dir(work, "project", f["cert"], f["key"], f["ca"]),
-                                pids=project.pids(), hop_roles=("proxy",))
-        else:
-            path = project.pg_native_path()
+        path = project.mysql_native_path() if maria is not None else project.pg_native_path()
         if a.load == "idle":
             base = {r: rss_kib(pid) for r, pid in path.pids.items()}
             idle = libpq.IdleSessions(path.params)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fixtures import proc
 
+from . import mysql
 from .paths import BENCH_DB, BENCH_USER, PgPath
 
 TSH_USER = "benchuser"
@@ -185,6 +186,14 @@ db_service:
             "dbname": BENCH_DB, "sslmode": "verify-full", "sslrootcert": f["ca"],
             "sslcert": f["cert"], "sslkey": f["key"]},
             pids=self.pids(), hop_roles=("proxy",))
+
+    def mysql_native_path(self):
+        """`tsh db login` to the MariaDB database, and the proxy's native MySQL listener with the
+        certificate in a directory sysbench reads (mysql.ssl_dir)."""
+        f = self.db_login(MY_DB, mysql.SB_DB)
+        return mysql.MyPath("mysql-project", "project (native listener, mTLS)", "127.0.0.1", int(f["port"]),
+                            "unused", mysql.ssl_dir(self.dir, "project", f["cert"], f["key"], f["ca"]),
+                            pids=self.pids(), hop_roles=("proxy",))
 
     def start_tunnel(self, name):
         """`tsh proxy db NAME --tunnel --port P`: a local plain listener that adds the cert."""

@@ -233,12 +233,7 @@ class Run:
                                               pids=dict(project.pids(), tsh=pid),
                                               hop_roles=("proxy",), ssl=False))
                 else:
-                    from .project import MY_DB
-                    f = project.db_login(MY_DB, mysql.SB_DB)
-                    d = mysql.ssl_dir(self.work, "project", f["cert"], f["key"], f["ca"])
-                    paths.append(mysql.MyPath("mysql-project", "project (native listener, mTLS)",
-                                              "127.0.0.1", int(f["port"]), "unused", d,
-                                              pids=project.pids(), hop_roles=("proxy",)))
+                    paths.append(project.mysql_native_path())
             except Exception as e:
                 self.path_error(key, key, f"could not start: {e}")
         usable = []
