@@ -262,13 +262,16 @@ def chart(out_png, results, pg_keys, my_keys, clients, threads, target_rows=None
         return str(data_dir / name) if any_value else None
 
     c16 = f"select_c{16 if 16 in clients else clients[0]}"
+    single = any(ok(metric(results, k, "select_c1", "latency_avg_ms")) for k in pg_keys) and 1 not in clients
     panels = [
         ("TPS, pgbench -S (higher is better)",
          put("tps", pg_keys, [lambda k, c=c: metric(results, k, f"select_c{c}", "tps") for c in clients]),
          [f"{c} clients" for c in clients]),
-        (f"Latency at {c16[8:]} clients, ms (lower is better)",
-         put("lat", pg_keys, [lambda k: metric(results, k, c16, "latency_avg_ms"),
-                              lambda k: metric(results, k, c16, "latency_p99_ms")]), ["avg", "p99"]),
+        ("Latency, ms (lower is better)",
+         put("lat", pg_keys, ([lambda k: metric(results, k, "select_c1", "latency_avg_ms")] if single else [])
+             + [lambda k: metric(results, k, c16, "latency_avg_ms"),
+                lambda k: metric(results, k, c16, "latency_p99_ms")]),
+         (["avg, 1 client"] if single else []) + [f"avg, {c16[8:]} clients", f"p99, {c16[8:]} clients"]),
         ("CPU s per 10k tx (lower is better)",
          put("cpu", pg_keys, [lambda k: cpu_hop(results, k, c16, HOP.get(k, ())),
                               lambda k: cpu_all(results, k, c16)]), ["proxy hop", "all proxying"]),
