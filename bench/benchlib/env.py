@@ -110,20 +110,11 @@ def _proc_table():
     return table
 
 
-def _cpu_ticks():
-    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-
-
-def _busy_ticks():
-    f = _cpu_ticks()
-    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]  # user nice system irq softirq steal
-
-
 def box_ticks():
     """(busy, idle) clock ticks of the whole machine so far, from /proc/stat: busy is user, nice,
     system, irq, softirq and steal (what PostgreSQL, the load generator, every proxy and the
     kernel's network processing spent), idle is idle and iowait."""
-    f = _cpu_ticks()
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return f[0] + f[1] + f[2] + f[5] + f[6] + f[7], f[3] + f[4]
 
 
@@ -160,7 +151,7 @@ class LoadMonitor(threading.Thread):
             tree.add(pid)
             todo.extend(children.get(pid, []))
         tree_ticks = sum(table[p][2] + table[p][3] for p in tree if p in table)
-        return time.monotonic(), _busy_ticks(), tree_ticks, table, tree
+        return time.monotonic(), box_ticks()[0], tree_ticks, table, tree
 
     def run(self):
         prev = self._snapshot()
