@@ -171,6 +171,8 @@ def main(argv):
     a = p.parse_args(argv)
     if a.heaptrack and a.load != "idle":
         p.error("--heaptrack measures idle sessions only: run bench/profile idle --heaptrack")
+    if a.clients < 1:
+        p.error(f"--clients must be at least 1, not {a.clients}")
     raise_fd_limit()
     ensure_built(a.bin_dir)
     work = Path(tempfile.mkdtemp(prefix="tp-profile-"))

@@ -87,6 +87,8 @@ def parse_args(argv):
     for x in a.mysql_paths:
         if x not in MY_PATHS:
             p.error(f"--mysql-paths: unknown path {x!r}; choose from {', '.join(MY_PATHS)}")
+    if a.single_duration < 0:
+        p.error(f"--single-duration must be 0 (no one-client run) or more seconds, not {a.single_duration}")
     if a.tag is None and quick:
         a.tag = "quick"
     return a

@@ -2,13 +2,14 @@
 network work) and its idle share, from /proc/stat around each load, and how the report shows it
 (bench/README.md, "What is measured")."""
 import math
+import subprocess
 import sys
 import time
 
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from benchlib import env, report  # noqa: E402
+from benchlib import env, report, runner  # noqa: E402
 
 
 def test_box_usage_is_busy_time_per_transaction_and_the_idle_share():
@@ -78,3 +79,20 @@ def test_one_client_rows_give_the_latency_each_path_adds():
     del results["project"]["metrics"]["select_c1"], results["direct"]["metrics"]["select_c1"]
     del results["pgbouncer"]["metrics"]["select_c1"]
     assert not any("1 client" in name for name, _ in report.pg_rows(results, ["direct", "project"], [16]))
+
+
+def test_bench_run_measures_one_client_unless_told_not_to():
+    assert runner.parse_args([]).single_duration == 15
+    assert runner.parse_args(["--quick"]).single_duration == 3
+    assert runner.parse_args(["--single-duration", "0"]).single_duration == 0
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "bench" / "run"), "--single-duration", "-1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "--single-duration must be 0 (no one-client run) or more seconds, not -1" in r.stderr
+
+
+def test_bench_profile_refuses_a_load_without_clients():
+    r = subprocess.run(["/usr/bin/python3", str(ROOT / "bench" / "profile"), "select", "--clients", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "--clients must be at least 1, not 0" in r.stderr
