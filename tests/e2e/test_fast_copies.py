@@ -1,7 +1,7 @@
-"""`teleport start` (and `tsh proxy db`) on an AMD CPU with FSRM and a glibc older than 2.40 restarts itself once with
-glibc's rep movsb threshold raised to the L2 cache's size, so that TLS records and tunnel frames
-are not copied at a twentieth of the memory's speed (src/common/fast_copies.h). Elsewhere, and when
-the user set the threshold, its environment stays as it was started."""
+"""`teleport start` and `tsh proxy db`, on an AMD CPU with FSRM and a glibc older than 2.40, restart
+themselves once with glibc's rep movsb threshold raised to the L2 cache's size, so that TLS records
+and tunnel frames are not copied at a twentieth of the memory's speed (src/common/fast_copies.h).
+Elsewhere, and when the user set the threshold, their environment stays as it was started."""
 import contextlib
 import re
 import subprocess

@@ -147,7 +147,6 @@ TEST(SqliteBackend, RefusesASchemaNewerThanItKnows) {
   EXPECT_THAT(again.error().message, HasSubstr(tmp.file("backend.db")));
 }
 
-
 TEST(SqliteBackend, MovesVersionOneAuditEventsIntoTheAuditLog) {
   TempDir tmp;
   const std::string db = tmp.file("backend.db");
