@@ -95,7 +95,8 @@ def loadavg():
 
 
 def _proc_table():
-    """{pid: (comm, ppid, own cpu ticks, reaped children's cpu ticks)} for every process."""
+    """{pid: (comm, ppid, own cpu ticks, reaped children's cpu ticks, start time)} for every
+    process; the start time (in ticks since boot) tells a reused pid from the process before it."""
     table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -106,16 +107,23 @@ def _proc_table():
             continue
         comm = text[text.index("(") + 1:text.rindex(")")]
         f = text[text.rindex(")") + 2:].split()
-        table[int(entry.name)] = (comm, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+        table[int(entry.name)] = (comm, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14]), int(f[19]))
     return table
 
 
 def box_ticks():
-    """(busy, idle) clock ticks of the whole machine so far, from /proc/stat: busy is user, nice,
-    system, irq, softirq and steal (what PostgreSQL, the load generator, every proxy and the
-    kernel's network processing spent), idle is idle and iowait."""
-    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7], f[3] + f[4]
+    """(busy, idle) clock ticks of the whole machine so far: idle is idle and iowait from
+    /proc/stat, busy everything else the CPUs did (PostgreSQL, the load generator, every proxy, the
+    kernel's network processing, steal). Busy is the CPUs' elapsed time less idle, not the kernel's
+    own busy counters: those are sampled at each tick, and on a partly idle box the ticks miss
+    bursts shorter than a tick (a ping-pong of short bursts between two processes measured a third
+    of the CPU time the two processes themselves reported), while idle time is measured exactly."""
+    lines = Path("/proc/stat").read_text().split("\n")
+    now = time.monotonic()
+    f = [int(x) for x in lines[0].split()[1:]]
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    idle = f[3] + f[4]
+    return now * CLK_TCK * cpus - idle, idle
 
 
 def box_usage(before, after, transactions):
@@ -126,6 +134,83 @@ def box_usage(before, after, transactions):
         "box_cpu_us_per_tx": busy / CLK_TCK * 1e6 / transactions if transactions else float("nan"),
         "box_idle_share": idle / (busy + idle) if busy + idle else float("nan"),
     }
+
+
+DATABASE_COMMANDS = ("postgres", "mariadbd", "mysqld")
+BOX_OWNERS = ("database", "client", "proxies", "rest")
+
+
+def box_snapshot():
+    """box_ticks() and every process's CPU: what box_usage and box_split compare."""
+    return box_ticks(), _proc_table()
+
+
+# How long a BoxMeter lets the previous load's sessions end: PostgreSQL backends exit a moment
+# after their client, and one that exits while /proc is read is missing from the snapshot and
+# then counted whole in its parent's reaped time. Box ticks stop at once; only processes settle.
+SETTLE_S = 0.5
+
+
+class BoxMeter:
+    """The whole box's CPU over one load: box_usage and box_split in one dict."""
+
+    def __init__(self, proxy_pids):
+        self.proxy_pids = list(proxy_pids)
+        time.sleep(SETTLE_S)
+        self.before = box_snapshot()
+
+    def stop(self):
+        ticks = box_ticks()
+        time.sleep(SETTLE_S)
+        self.after = (ticks, _proc_table())
+
+    def usage(self, transactions):
+        return {**box_usage(self.before[0], self.after[0], transactions),
+                "box_split_us_per_tx": box_split(self.before, self.after, transactions, self.proxy_pids)}
+
+
+def box_split(before, after, transactions, proxy_pids, me=None):
+    """Who spent the whole box's busy time between two box_snapshot()s, in µs per transaction:
+    `database` (processes named postgres or mariadbd, with the backends the postmaster reaped),
+    `client` (the processes this one ran and reaped: pgbench, sysbench), `proxies` (`proxy_pids`)
+    and `rest` (the busy time no process above accounts for: kernel threads, interrupts, this
+    script, anything else on the box).
+
+    A process's time counts once, wherever it is: its own ticks while it lives, its parent's
+    reaped-children ticks once it has exited; a process reaped during the window takes its ticks
+    from before the window with it, so those are taken off again."""
+    me = os.getpid() if me is None else me
+    (busy_before, _), table_before = before
+    (busy_after, _), table_after = after
+    proxies = set(proxy_pids)
+
+    def own_owner(pid, comm):
+        if pid in proxies:
+            return "proxies"
+        return "database" if comm in DATABASE_COMMANDS else "rest"
+
+    def reaped_owner(pid, comm):
+        return "client" if pid == me else own_owner(pid, comm)
+
+    ticks = dict.fromkeys(BOX_OWNERS, 0)
+    for pid, (comm, _, own, reaped, start) in table_after.items():
+        was = table_before.get(pid)
+        if was is not None and was[4] != start:
+            was = None  # a reused pid: a new process
+        ticks[own_owner(pid, comm)] += own - (was[2] if was else 0)
+        ticks[reaped_owner(pid, comm)] += reaped - (was[3] if was else 0)
+    for pid, (comm, ppid, own, reaped, start) in table_before.items():
+        now = table_after.get(pid)
+        if now is not None and now[4] == start:
+            continue  # still there (a zombie too: its time is not its parent's yet)
+        parent = table_before.get(ppid) or table_after.get(ppid)
+        if parent is not None:  # reaped by `parent` during the window, its whole life with it
+            ticks[reaped_owner(ppid, parent[0])] -= own + reaped
+    named = ticks["database"] + ticks["client"] + ticks["proxies"]
+    ticks["rest"] = (busy_after - busy_before) - named
+    if not transactions:
+        return {k: float("nan") for k in BOX_OWNERS}
+    return {k: v / CLK_TCK * 1e6 / transactions for k, v in ticks.items()}
 
 
 class LoadMonitor(threading.Thread):
@@ -143,7 +228,7 @@ class LoadMonitor(threading.Thread):
     def _snapshot(self):
         table = _proc_table()
         children = {}
-        for pid, (_, ppid, _, _) in table.items():
+        for pid, (_, ppid, *_) in table.items():
             children.setdefault(ppid, []).append(pid)
         tree, todo = set(), [os.getpid()]
         while todo:
@@ -160,7 +245,7 @@ class LoadMonitor(threading.Thread):
             dt = cur[0] - prev[0]
             others = ((cur[1] - prev[1]) - (cur[2] - prev[2])) / CLK_TCK / dt
             self.samples.append((cur[0], max(0.0, others)))
-            for pid, (comm, _, ticks, _) in cur[3].items():
+            for pid, (comm, _, ticks, *_) in cur[3].items():
                 if pid in cur[4]:
                     continue
                 if comm.startswith("kworker"):

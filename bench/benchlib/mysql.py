@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fixtures.mariadb_server import MariaDBServer
 
-from .env import box_ticks, box_usage, cpu_seconds, log
+from .env import BoxMeter, cpu_seconds, log
 from .paths import BENCH_USER
 
 SB_DB = "sbtest"
@@ -97,12 +97,12 @@ def point_select(path, threads, duration, warmup, table_size):
     if warmup > 0:
         _sysbench(path, ["run"], warmup + 120, table_size,
                   [f"--threads={threads}", f"--time={warmup}"])
+    box = BoxMeter(path.all_pids())  # after the warm-up's sessions have ended
     before = {r: cpu_seconds(p) for r, p in path.pids.items()}
-    box_before = box_ticks()
     out = _sysbench(path, ["run"], duration + 120, table_size,
                     [f"--threads={threads}", f"--time={duration}", "--percentile=99"])
-    box_after = box_ticks()
     after = {r: cpu_seconds(p) for r, p in path.pids.items()}
+    box.stop()
 
     def num(pattern):
         m = re.search(pattern, out)
@@ -123,7 +123,7 @@ def point_select(path, threads, duration, warmup, table_size):
         "latency_p99_ms": num(r"99th percentile:\s+([\d.]+)"),
         "cpu_s": cpu,
         "cpu_s_per_10k": {r: s * 10000.0 / txns if txns else float("nan") for r, s in cpu.items()},
-        **box_usage(box_before, box_after, txns),
+        **box.usage(txns),
     }
 
 

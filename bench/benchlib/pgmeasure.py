@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from . import libpq
-from .env import box_ticks, box_usage, cpu_by_thread_group, cpu_seconds, log, rss_kib, thread_cpu
+from .env import BoxMeter, cpu_by_thread_group, cpu_seconds, log, rss_kib, thread_cpu
 
 
 def _pgbench(path, args, duration):
@@ -83,14 +83,14 @@ def select_tps(path, clients, duration, warmup):
     logdir = tempfile.mkdtemp(prefix=f"bench-pgbench-{path.key}-")
     prefix = os.path.join(logdir, "tx")
     try:
+        box = BoxMeter(path.all_pids())  # after the warm-up's sessions have ended
         before, groups_before = _cpu_snapshot(path), _thread_snapshot(path)
-        box_before = box_ticks()
         t0 = time.monotonic()
         r = _pgbench(path, ["-S", "-c", str(clients), "-j", "2", "-T", str(duration), "-l",
                             "--log-prefix", prefix], duration)
         wall = time.monotonic() - t0
-        box_after = box_ticks()
         after, groups_after = _cpu_snapshot(path), _thread_snapshot(path)
+        box.stop()
         lat = _latencies_us(prefix)
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
@@ -113,7 +113,7 @@ def select_tps(path, clients, duration, warmup):
                    for g, s in cpu_by_thread_group(groups_before[role], threads).items()}
             for role, threads in groups_after.items() if threads},
         "wall_s": wall,
-        **box_usage(box_before, box_after, txns),
+        **box.usage(txns),
     }
     return out
 

@@ -75,6 +75,15 @@ def box_cell(results, key, name):
 
 
 BOX_ROW = "CPU µs per tx, whole box (database, client, proxies, kernel; idle share)"
+SPLIT_ROW = "… of which database / client / proxying processes / rest"
+
+
+def split_cell(results, key, name):
+    """The whole box's CPU per transaction by owner (env.box_split)."""
+    split = metric(results, key, name, "box_split_us_per_tx")
+    if not isinstance(split, dict) or not all(ok(split.get(k)) for k in ("database", "client", "proxies", "rest")):
+        return NA
+    return " / ".join(f(split[k], 0) for k in ("database", "client", "proxies", "rest"))
 
 
 def single_rows(results, keys):
@@ -93,7 +102,8 @@ def single_rows(results, keys):
         cells.append(f"{avg * 1000:.0f} / {p99 * 1000:.0f}{added}" if ok(p99) else f"{avg * 1000:.0f}{added}")
     return [("latency at 1 client, avg / p99 (µs; avg added over direct)", cells),
             ("CPU s per 10 000 tx, all proxying processes, 1 client", [f(cpu_all(results, k, m), 3) for k in keys]),
-            (f"{BOX_ROW}, 1 client", [box_cell(results, k, m) for k in keys])]
+            (f"{BOX_ROW}, 1 client", [box_cell(results, k, m) for k in keys]),
+            (f"{SPLIT_ROW}, 1 client", [split_cell(results, k, m) for k in keys])]
 
 
 def pg_rows(results, keys, clients):
@@ -112,6 +122,7 @@ def pg_rows(results, keys, clients):
         rows.append((f"CPU s per 10 000 tx, all proxying processes, {c} clients",
                      [f(cpu_all(results, k, m), 3) for k in keys]))
         rows.append((f"{BOX_ROW}, {c} clients", [box_cell(results, k, m) for k in keys]))
+        rows.append((f"{SPLIT_ROW}, {c} clients", [split_cell(results, k, m) for k in keys]))
         rows.append((f"(others' CPU load during the {c}-client run, CPUs)",
                      [f(metric(results, k, m, "others_cpus"), 2) for k in keys]))
     base = metric(results, "direct", "connection_rate", "connections_per_s")
@@ -240,6 +251,7 @@ def _mysql_rows(results, keys, threads):
         (f"CPU s per 10 000 tx, all proxying processes, {threads} threads",
          [f(cpu_all(results, k, m), 3) for k in keys]),
         (f"{BOX_ROW}, {threads} threads", [box_cell(results, k, m) for k in keys]),
+        (f"{SPLIT_ROW}, {threads} threads", [split_cell(results, k, m) for k in keys]),
         (f"(others' CPU load during the {threads}-thread run, CPUs)",
          [f(metric(results, k, m, "others_cpus"), 2) for k in keys]),
     ]

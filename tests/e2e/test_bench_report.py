@@ -31,16 +31,49 @@ def test_box_ticks_count_this_process_spinning():
     assert after[1] >= before[1]
 
 
+def test_box_split_gives_each_owner_its_share_once():
+    T = env.CLK_TCK
+    me, postmaster, backend, old_backend, proxy, kworker = 100, 200, 201, 202, 300, 2
+    # {pid: (comm, ppid, own ticks, reaped children's ticks, start)}
+    before = {me: ("python3", 1, 5 * T, 0, 10), postmaster: ("postgres", 1, 1 * T, 40 * T, 20),
+              backend: ("postgres", postmaster, 3 * T, 0, 30), old_backend: ("postgres", postmaster, 7 * T, 0, 31),
+              proxy: ("teleport", 1, 50 * T, 0, 40), kworker: ("kworker/0:1-events", 0, 1 * T, 0, 1),
+              400: ("sleep", me, 0, 0, 50)}
+    after = {me: ("python3", 1, 5 * T, 4 * T, 10),               # reaped pgbench (4 s, all in the window)
+             postmaster: ("postgres", 1, 1 * T, 40 * T + 9 * T, 20),  # reaped old_backend: 7 s before, 2 s in
+             backend: ("postgres", postmaster, 6 * T, 0, 30),      # 3 s in the window
+             proxy: ("teleport", 1, 52 * T, 0, 40),                # 2 s
+             kworker: ("kworker/0:1-flush", 0, 1 * T, 0, 1),       # renamed, nothing spent
+             400: ("sleep", 1, 1 * T, 0, 99)}                      # the pid reused by a new process: 1 s, rest
+    busy_before, busy_after = 1000 * T, 1000 * T + 13 * T
+    split = env.box_split(((busy_before, 0), before), ((busy_after, 0), after), 1000, [proxy], me=me)
+    assert {k: round(v) for k, v in split.items()} == {"database": 5000, "client": 4000, "proxies": 2000, "rest": 2000}
+    assert all(math.isnan(v) for v in env.box_split(((0, 0), {}), ((0, 0), {}), 0, []).values())
+
+
+def test_box_split_counts_a_client_this_process_ran():
+    before = env.box_snapshot()
+    subprocess.run(["/usr/bin/python3", "-c", "import time\nend = time.monotonic() + 0.3\nwhile time.monotonic() < end: pass"],
+                   check=True, timeout=30)
+    after = env.box_snapshot()
+    split = env.box_split(before, after, 1, [])
+    assert split["client"] >= 0.2e6  # the child's 0.3 s of one CPU, reaped by this process
+    assert split["database"] == 0 and split["proxies"] == 0
+
+
 def test_the_report_has_a_whole_box_row_per_load():
     results = {
         "direct": {"metrics": {"select_c16": {"tps": 20000.0, "box_cpu_us_per_tx": 80.4, "box_idle_share": 0.012}}},
-        "project": {"metrics": {"select_c16": {"tps": 9000.0, "box_cpu_us_per_tx": 179.2, "box_idle_share": 0.007}}},
+        "project": {"metrics": {"select_c16": {"tps": 9000.0, "box_cpu_us_per_tx": 179.2, "box_idle_share": 0.007,
+                                               "box_split_us_per_tx": {"database": 80.6, "client": 22.1,
+                                                                       "proxies": 75.0, "rest": 1.5}}}},
         "pgbouncer": {"metrics": {"select_c16": {"tps": 13000.0}}},  # a run from before the figure
         "mysql-project": {"metrics": {"point_select_t4": {"tps": 6000.0, "box_cpu_us_per_tx": 301.0,
                                                           "box_idle_share": 0.25}}},
     }
     rows = dict(report.pg_rows(results, ["direct", "project", "pgbouncer"], [16]))
     assert rows[f"{report.BOX_ROW}, 16 clients"] == ["80 (1 % idle)", "179 (1 % idle)", "–"]
+    assert rows[f"{report.SPLIT_ROW}, 16 clients"] == ["–", "81 / 22 / 75 / 2", "–"]
     rows = dict(report.mysql_rows(results, ["mysql-project"], [4]))
     assert rows[f"{report.BOX_ROW}, 4 threads"] == ["301 (25 % idle)"]
 
