@@ -139,6 +139,7 @@ METRICS = [
     ("cpu_agent", "CPU s per 10 000 tx, agent", True, 3),
     ("cpu_both", "CPU s per 10 000 tx, proxy + agent", True, 3),
     ("box_cpu_us_per_tx", "CPU µs per tx, whole box", True, 0),
+    ("box_database_us_per_tx", "CPU µs per tx, PostgreSQL", True, 0),
     ("copy_mib_per_s", "COPY MiB/s", False, 0),
     ("copy_cpu_proxy", "COPY CPU s per GiB, proxy", True, 2),
     ("copy_cpu_agent", "COPY CPU s per GiB, agent", True, 2),
@@ -152,7 +153,8 @@ def one_round(path, a):
     out = {"tps": r["tps"], "latency_avg_ms": r["latency_avg_ms"], "latency_p99_ms": r["latency_p99_ms"],
            "cpu_proxy": per.get("proxy"), "cpu_agent": per.get("agent"),
            "cpu_both": sum(per.get(role, 0.0) for role in ROLES),
-           "box_cpu_us_per_tx": r.get("box_cpu_us_per_tx")}
+           "box_cpu_us_per_tx": r.get("box_cpu_us_per_tx"),
+           "box_database_us_per_tx": r.get("box_split_us_per_tx", {}).get("database")}
     if a.copy_mib:
         c = pgmeasure.copy_throughput([path], a.copy_mib * 1048576, rounds=1, timeout_s=600)[path.key]
         if isinstance(c, Exception):

@@ -166,7 +166,10 @@ def targets(results, clients):
 
     p, b = metric(results, "project", m, "tps"), metric(results, "pgbouncer", m, "tps")
     pbox, bbox = metric(results, "project", m, "box_cpu_us_per_tx"), metric(results, "pgbouncer", m, "box_cpu_us_per_tx")
-    box = f" (whole box {f(pbox, 0)} vs {f(bbox, 0)} µs CPU per tx)" if ok(pbox) and ok(bbox) else ""
+    pdb, bdb = (metric(results, "project", m, "box_split_us_per_tx", "database"),
+                metric(results, "pgbouncer", m, "box_split_us_per_tx", "database"))
+    db = f", of which PostgreSQL {f(pdb, 0)} vs {f(bdb, 0)}" if ok(pdb) and ok(bdb) else ""
+    box = f" (whole box {f(pbox, 0)} vs {f(bbox, 0)} µs CPU per tx{db})" if ok(pbox) and ok(bbox) else ""
     add(f"project TPS at {c} clients >= PgBouncer's", f"{f(p)} vs {f(b)}{box}",
         (p >= b) if ok(p) and ok(b) else None)
     ph, bh = cpu_hop(results, "project", m, ("proxy",)), cpu_hop(results, "pgbouncer", m, ("pgbouncer",))

@@ -56,6 +56,7 @@ def test_two_builds_in_alternating_rounds(tmp_path):
     for x in rounds:
         assert x["tps"] > 0 and x["cpu_proxy"] > 0 and x["cpu_agent"] > 0, x
         assert x["box_cpu_us_per_tx"] * 1e-6 * 1e4 > x["cpu_both"], x  # the box includes both processes
+        assert 0 < x["box_database_us_per_tx"] < x["box_cpu_us_per_tx"], x  # PostgreSQL answered every query
         assert x["copy_mib_per_s"] > 0, x
     assert doc["meta"]["errors"] == []
     md = next(out.glob("*-compare-t.md")).read_text()
