@@ -154,6 +154,22 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
         std::forward<Token>(token));
   }
 
+  // One read or write that never waits, for a relay that moves bytes in turn (the proxy's relay):
+  // saves the post through the event loop that an asynchronous operation finishing at once costs.
+  // Read: what OpenSSL can decrypt now, 0 with eof or another error, or 0 with would_block where
+  // async_read_some would wait for the socket. Write: the bytes sent, all of `buffer` or less with
+  // would_block; then OpenSSL may hold a record made from the bytes that follow, so the rest must go
+  // next, with async_write_some. Not while an asynchronous operation of the same kind is pending.
+  size_t try_read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
+    return settle(tls_io::read(ssl_, buffer.data(), buffer.size()), ec);
+  }
+  size_t try_write_some(boost::asio::const_buffer buffer, boost::system::error_code& ec) {
+    size_t done = 0;
+    tls_io::Step step = tls_io::write(ssl_, buffer.data(), buffer.size(), done);
+    step.bytes = done;
+    return settle(step, ec);
+  }
+
   // Completes when a read would find something: bytes OpenSSL already holds, or a readable socket
   // (data, the peer's close, an error). A relay waits here before it allocates its read buffer, so
   // a quiet connection holds none, and skips the read that would only find the socket empty.
@@ -180,6 +196,10 @@ class BasicTlsStream : public boost::asio::ssl::stream_base {
   }
 
  private:
+  static size_t settle(const tls_io::Step& step, boost::system::error_code& ec) {
+    ec = step.want == tls_io::Step::kDone ? step.ec : boost::asio::error::would_block;
+    return step.bytes;
+  }
 
   // Calls `call` until OpenSSL is done, waiting for the socket in between. A result that is ready
   // at once is still delivered through the executor (never inside the initiating call), so a loop

@@ -415,17 +415,40 @@ struct Link : std::enable_shared_from_this<Link> {
       return post_completion(executor, std::move(handler), error_code(), size_t{0});
     }
     if (read_buffered(s)) return;
-    if (s.peer_fin) return finish_read(s, asio::error::eof);
-    if (s.peer_reset) return finish_read(s, asio::error::connection_reset);
-    if (failed) return finish_read(s, asio::error::connection_aborted);
+    if (error_code ec = read_end(s)) return finish_read(s, ec);
     // else: waits for data
+  }
+
+  // Why a read with nothing buffered ends instead of waiting: the peer finished or reset, or the
+  // connection failed.
+  error_code read_end(const StreamState& s) const {
+    if (s.peer_fin) return asio::error::eof;
+    if (s.peer_reset) return asio::error::connection_reset;
+    if (failed) return asio::error::connection_aborted;
+    return {};
+  }
+
+  // Why a write fails at once.
+  error_code write_refusal(const StreamState& s) const {
+    if (s.fin_sent) return asio::error::shut_down;
+    if (s.peer_reset) return asio::error::connection_reset;
+    if (failed) return asio::error::connection_aborted;
+    return {};
+  }
+
+  // Queues one data frame of as much of `buffer` as the stream's credit allows; returns its size.
+  // Call with credit left and room in the connection's queue.
+  size_t queue_data(StreamState& s, asio::const_buffer buffer) {
+    const size_t n = std::min({buffer.size(), size_t{s.send_credit}, kMaxDataPayload});
+    append_frame(out, FrameType::kData, s.id, std::string_view(static_cast<const char*>(buffer.data()), n));
+    s.send_credit -= static_cast<uint32_t>(n);
+    schedule_flush();
+    return n;
   }
 
   void try_write(StreamState& s) {
     if (!s.write_handler) return;
-    if (s.fin_sent) return finish_write(s, asio::error::shut_down);
-    if (s.peer_reset) return finish_write(s, asio::error::connection_reset);
-    if (failed) return finish_write(s, asio::error::connection_aborted);
+    if (error_code ec = write_refusal(s)) return finish_write(s, ec);
     if (s.write_buffer.size() == 0) {
       auto handler = take(s.write_handler);
       return post_completion(executor, std::move(handler), error_code(), size_t{0});
@@ -438,10 +461,7 @@ struct Link : std::enable_shared_from_this<Link> {
       }
       return;
     }
-    const size_t n = std::min({s.write_buffer.size(), size_t{s.send_credit}, kMaxDataPayload});
-    append_frame(out, FrameType::kData, s.id, std::string_view(static_cast<const char*>(s.write_buffer.data()), n));
-    s.send_credit -= static_cast<uint32_t>(n);
-    schedule_flush();
+    const size_t n = queue_data(s, s.write_buffer);
     auto handler = take(s.write_handler);
     post_completion(executor, std::move(handler), error_code(), n);
   }
@@ -611,6 +631,49 @@ void MuxStream::start_write(asio::const_buffer buffer, ReadHandler handler) {
   s.write_handler.emplace(std::move(handler));
   s.write_buffer = buffer;
   link_->try_write(s);
+}
+
+size_t MuxStream::try_read_some(asio::mutable_buffer buffer, error_code& ec) {
+  ec = {};
+  if (!state_) {
+    ec = asio::error::bad_descriptor;
+    return 0;
+  }
+  StreamState& s = *state_;
+  if (s.read_handler) {
+    ec = asio::error::in_progress;
+    return 0;
+  }
+  if (buffer.size() == 0) return 0;
+  if (!s.rx.empty()) {
+    const size_t n = s.rx.take(static_cast<char*>(buffer.data()), buffer.size());
+    link_->consumed(s, n);
+    return n;
+  }
+  ec = link_->read_end(s);
+  if (!ec) ec = asio::error::would_block;
+  return 0;
+}
+
+size_t MuxStream::try_write_some(asio::const_buffer buffer, error_code& ec) {
+  ec = {};
+  if (!state_) {
+    ec = asio::error::bad_descriptor;
+    return 0;
+  }
+  StreamState& s = *state_;
+  if (s.write_handler) {
+    ec = asio::error::in_progress;
+    return 0;
+  }
+  if ((ec = link_->write_refusal(s))) return 0;
+  if (buffer.size() == 0) return 0;
+  // No credit, or the connection's queue is full: the asynchronous write waits for it in turn.
+  if (s.send_credit == 0 || link_->out.size() >= link_->options.max_queued) {
+    ec = asio::error::would_block;
+    return 0;
+  }
+  return link_->queue_data(s, buffer);
 }
 
 void MuxStream::start_wait(WaitHandler handler) {

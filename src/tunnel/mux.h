@@ -76,6 +76,14 @@ class MuxStream {
         [this, first](auto handler) { start_write(first, ReadHandler(std::move(handler))); }, token);
   }
 
+  // One read or write that never waits, for a relay that moves bytes in turn (the proxy's relay):
+  // what it took or queued, or would_block where the asynchronous operation would wait (nothing
+  // has arrived; no credit, or the connection's queue is full); other errors as the asynchronous
+  // operation completes with. in_progress while an asynchronous operation of the same kind is
+  // pending. A write may take less than the buffer (credit, frame size); go on asynchronously.
+  size_t try_read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
+  size_t try_write_some(boost::asio::const_buffer buffer, boost::system::error_code& ec);
+
   // Completes when a read would not wait: bytes have arrived, or the peer finished or reset.
   template <class Token>
   auto async_wait_readable(Token&& token) {

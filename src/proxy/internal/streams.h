@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <concepts>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -78,6 +79,17 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
 // first (its peer closed, or an error) cancels what the other has pending on both sockets; one
 // caught between two operations sees `stopped_` before it starts the next. The handler runs once
 // both have ended, so the streams and the buffers are no longer in use.
+// Streams with try_read_some / try_write_some (net/tls_stream.h, tunnel/mux.h): reads and writes
+// that never wait and report would_block instead.
+template <class S>
+concept TriesFirst = requires(S& s, asio::mutable_buffer in, asio::const_buffer out, boost::system::error_code& ec) {
+  { s.try_read_some(in, ec) } -> std::same_as<size_t>;
+  { s.try_write_some(out, ec) } -> std::same_as<size_t>;
+};
+
+// Reads a relay direction makes in a row without the event loop (RelayOp::relay_inline).
+inline constexpr int kInlineRounds = 4;
+
 template <class A, class B, class Handler>
 class RelayOp {
  public:
@@ -123,8 +135,61 @@ class RelayOp {
     } catch (const std::bad_alloc&) {
       return ended();
     }
+    if constexpr (TriesFirst<From> && TriesFirst<To>) {
+      if (relay_inline(d, data)) return;
+      data = d.buffer.data();  // a read that filled it made it grow: allocated in relay_inline
+    }
     d.from.async_read_some(asio::buffer(data, d.buffer.size()),
                            [this, &d](boost::system::error_code ec, size_t n) { write(d, ec, n); });
+  }
+
+  // Reads and writes without going through the event loop while neither would wait: an operation
+  // that finishes at once still completes through a post, and the loop polls its sockets (a system
+  // call) before it runs what was posted; a query and its answer went through several each way. At
+  // most kInlineRounds reads in a row, so a bulk transfer still lets the loop's other sessions run
+  // and the stack stays flat. True when it went on asynchronously (or ended); false when the read
+  // would wait: the caller starts it asynchronously.
+  template <class From, class To>
+  bool relay_inline(Direction<From, To>& d, char* data) {
+    for (int round = 0; round < kInlineRounds; ++round) {
+      boost::system::error_code ec;
+      const size_t n = d.from.try_read_some(asio::buffer(data, d.buffer.size()), ec);
+      if (ec == asio::error::would_block) return false;
+      if (n == 0) {
+        ended();  // the peer closed, or the read failed
+        return true;
+      }
+      size_t sent = d.to.try_write_some(asio::buffer(data, n), ec);
+      if (ec && ec != asio::error::would_block) {
+        ended();
+        return true;
+      }
+      if (sent < n) {  // the rest waits for the socket or the stream's credit
+        auto written = [this, &d, n](boost::system::error_code ec, size_t) {
+          if (ec) return ended();
+          d.buffer.used(n);
+          next(d);
+        };
+        asio::async_write(d.to, asio::buffer(data + sent, n - sent), written);
+        return true;
+      }
+      d.buffer.used(n);
+      if (stopped_) {
+        ended();
+        return true;
+      }
+      if (d.buffer.quiet()) {  // a quiet moment: wait (without a buffer) for the next message
+        next(d);
+        return true;
+      }
+      try {
+        data = d.buffer.data();  // a read that filled the buffer made it grow
+      } catch (const std::bad_alloc&) {
+        ended();
+        return true;
+      }
+    }
+    return false;  // the next read goes through the loop
   }
 
   // Passes on what a read brought, then goes on reading.

@@ -410,6 +410,55 @@ TEST_F(TlsStreamTest, AWriteSendsItsWholeBufferAsOneOperation) {
   EXPECT_TRUE(received == sent);
 }
 
+// try_read_some / try_write_some (the proxy's relay moves bytes with them while neither would wait):
+// would_block where the asynchronous operation would wait; a write the socket cannot take whole
+// stops at a record boundary, and async_write_some from there sends the rest in order.
+TEST_F(TlsStreamTest, TryOperationsNeverWaitAndAWriteCutShortGoesOnAsynchronously) {
+  auto [client, server] = pair(*client_ctx_);
+  const std::string sent = pattern(16 * 1024 * 1024);  // far more than the socket buffers hold
+  std::string received(sent.size(), '\0');
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_FALSE(co_await handshake(client, server, "localhost"));
+    std::string buffer(4096, '\0');
+    boost::system::error_code ec;
+    EXPECT_EQ(server.try_read_some(asio::buffer(buffer), ec), 0u);  // nothing sent yet
+    EXPECT_EQ(ec, asio::error::would_block);
+
+    EXPECT_EQ(client.try_write_some(asio::buffer(sent.data(), 5), ec), 5u);
+    EXPECT_FALSE(ec) << ec.message();
+    auto [wait_ec] = co_await server.async_wait_readable(kTuple);
+    EXPECT_FALSE(wait_ec);
+    EXPECT_EQ(server.try_read_some(asio::buffer(buffer), ec), 5u);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(buffer.substr(0, 5), sent.substr(0, 5));
+
+    // Nobody reads yet: the socket buffers fill and the write stops short.
+    size_t done = client.try_write_some(asio::buffer(sent.data() + 5, sent.size() - 5), ec);
+    EXPECT_EQ(ec, asio::error::would_block);
+    EXPECT_GT(done, 0u);
+    EXPECT_LT(done, sent.size() - 5);
+    auto rest = [&]() -> asio::awaitable<void> {
+      const size_t from = 5 + done;
+      auto [wec, n] = co_await client.async_write_some(asio::buffer(sent.data() + from, sent.size() - from), kTuple);
+      EXPECT_FALSE(wec) << wec.message();
+      EXPECT_EQ(n, sent.size() - from);
+    };
+    auto receive = [&]() -> asio::awaitable<void> {
+      std::copy(sent.begin(), sent.begin() + 5, received.begin());
+      auto [rec, n] = co_await asio::async_read(server, asio::buffer(received.data() + 5, sent.size() - 5), kTuple);
+      EXPECT_FALSE(rec) << rec.message();
+    };
+    co_await (rest() && receive());
+
+    client.lowest_layer().close();
+    co_await server.async_wait_readable(kTuple);
+    EXPECT_EQ(server.try_read_some(asio::buffer(buffer), ec), 0u);  // the peer left: an error, not would_block
+    EXPECT_TRUE(ec);
+    EXPECT_NE(ec, asio::error::would_block);
+  }());
+  EXPECT_TRUE(received == sent);
+}
+
 // OpenSSL's error queue is per thread, and other code on an event loop (a certificate that does not
 // parse, a key in the wrong format) may leave errors on it. A read or write must not take them for
 // its own.

@@ -275,6 +275,74 @@ TEST_F(MuxTest, AStalledStreamDoesNotBlockTheOthers) {
   EXPECT_EQ(result, "ping");
 }
 
+// try_read_some / try_write_some (the proxy's relay moves bytes with them while neither would wait):
+// would_block where the asynchronous operation would wait, in_progress beside a pending one, and a
+// write never beyond the stream's credit.
+TEST_F(MuxTest, TryOperationsNeverWaitAndKeepToTheCredit) {
+  std::vector<std::unique_ptr<MuxStream>> held;
+  auto echoing = on_open;
+  on_open = [&held, echoing](std::unique_ptr<MuxStream> stream, std::string payload) {
+    if (payload == "stalled") {  // accepted, never read
+      stream->answer(true, "");
+      held.push_back(std::move(stream));
+      return;
+    }
+    echoing(std::move(stream), std::move(payload));
+  };
+  auto result = run([this]() -> asio::awaitable<std::string> {
+    auto opened = co_await open("echo");
+    if (opened.ec) co_return "open failed";
+    MuxStream& stream = *opened.stream;
+    std::array<char, 16> buf;
+    boost::system::error_code ec;
+    if (stream.try_read_some(asio::buffer(buf), ec) != 0 || ec != asio::error::would_block)
+      co_return "read of nothing: " + ec.message();
+    if (stream.try_write_some(asio::buffer(std::string_view("ping")), ec) != 4 || ec) co_return "write: " + ec.message();
+    co_await stream.async_wait_readable(kTuple);
+    const size_t n = stream.try_read_some(asio::buffer(buf), ec);
+    if (ec || std::string(buf.data(), n) != "ping") co_return "echo: " + ec.message();
+
+    bool read_ended = false;
+    stream.async_read_some(asio::buffer(buf), [&read_ended](boost::system::error_code e, size_t) {
+      read_ended = e == asio::error::operation_aborted;
+    });
+    if (stream.try_read_some(asio::buffer(buf), ec) != 0 || ec != asio::error::in_progress)
+      co_return "beside a pending read: " + ec.message();
+    stream.cancel(ec);
+    asio::steady_timer timer(co_await asio::this_coro::executor, 20ms);
+    co_await timer.async_wait(kTuple);
+    if (!read_ended) co_return "the pending read did not end";
+
+    // A stream whose reader never reads: writes stop at the window, some with would_block while the
+    // connection's queue is full, until the queue has gone out.
+    auto stalled = co_await open("stalled");
+    if (stalled.ec) co_return "second open failed";
+    const std::string chunk(256 * 1024, 'x');
+    size_t sent = 0;
+    for (int round = 0; round < 200 && sent < MuxOptions{}.window; ++round) {
+      const size_t w = stalled.stream->try_write_some(asio::buffer(chunk), ec);
+      if (ec && ec != asio::error::would_block) co_return "stalled write: " + ec.message();
+      if (w > kMaxDataPayload) co_return "a write beyond one frame";
+      sent += w;
+      if (ec) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(kTuple);
+      }
+    }
+    if (sent != MuxOptions{}.window) co_return "sent " + std::to_string(sent) + " of the window";
+    if (stalled.stream->try_write_some(asio::buffer(chunk), ec) != 0 || ec != asio::error::would_block)
+      co_return "a write beyond the window: " + ec.message();
+
+    stream.shutdown(asio::socket_base::shutdown_send, ec);
+    if (stream.try_write_some(asio::buffer(chunk), ec) != 0 || ec != asio::error::shut_down)
+      co_return "a write after shutdown: " + ec.message();
+    co_await stream.async_wait_readable(kTuple);  // the echo answers our fin with its own
+    if (stream.try_read_some(asio::buffer(buf), ec) != 0 || ec != asio::error::eof) co_return "after fin: " + ec.message();
+    co_return "ok";
+  });
+  EXPECT_EQ(result, "ok");
+}
+
 TEST_F(MuxTest, FinEndsThePeersReadsAfterTheData) {
   on_open = [](std::unique_ptr<MuxStream> stream, std::string) {
     stream->answer(true, "");
