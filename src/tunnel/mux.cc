@@ -633,17 +633,26 @@ void MuxStream::start_write(asio::const_buffer buffer, ReadHandler handler) {
   link_->try_write(s);
 }
 
-size_t MuxStream::try_read_some(asio::mutable_buffer buffer, error_code& ec) {
+namespace {
+
+// The stream a try operation works on: null, with bad_descriptor once it is closed, or with
+// in_progress while an asynchronous operation of the same kind (`pending`) waits.
+template <class Pending>
+StreamState* ready_for_try(StreamState* state, Pending StreamState::*pending, error_code& ec) {
   ec = {};
-  if (!state_) {
+  if (!state)
     ec = asio::error::bad_descriptor;
-    return 0;
-  }
-  StreamState& s = *state_;
-  if (s.read_handler) {
+  else if (state->*pending)
     ec = asio::error::in_progress;
-    return 0;
-  }
+  return ec ? nullptr : state;
+}
+
+}  // namespace
+
+size_t MuxStream::try_read_some(asio::mutable_buffer buffer, error_code& ec) {
+  StreamState* state = ready_for_try(state_, &StreamState::read_handler, ec);
+  if (!state) return 0;
+  StreamState& s = *state;
   if (buffer.size() == 0) return 0;
   if (!s.rx.empty()) {
     const size_t n = s.rx.take(static_cast<char*>(buffer.data()), buffer.size());
@@ -656,16 +665,9 @@ size_t MuxStream::try_read_some(asio::mutable_buffer buffer, error_code& ec) {
 }
 
 size_t MuxStream::try_write_some(asio::const_buffer buffer, error_code& ec) {
-  ec = {};
-  if (!state_) {
-    ec = asio::error::bad_descriptor;
-    return 0;
-  }
-  StreamState& s = *state_;
-  if (s.write_handler) {
-    ec = asio::error::in_progress;
-    return 0;
-  }
+  StreamState* state = ready_for_try(state_, &StreamState::write_handler, ec);
+  if (!state) return 0;
+  StreamState& s = *state;
   if ((ec = link_->write_refusal(s))) return 0;
   if (buffer.size() == 0) return 0;
   // No credit, or the connection's queue is full: the asynchronous write waits for it in turn.

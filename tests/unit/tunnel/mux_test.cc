@@ -101,6 +101,7 @@ class MuxTest : public ::testing::Test {
 
   void TearDown() override {
     run([this]() -> asio::awaitable<void> {
+      held_.clear();
       if (proxy_) proxy_->close();
       if (agent_) agent_->close();
       agent_raw_.reset();
@@ -144,6 +145,20 @@ class MuxTest : public ::testing::Test {
           [this](uint32_t count) { wanted_ = count; });
     });
   }
+
+  // From now on the agent accepts a stream opened with "stalled" and never reads it; others echo.
+  void hold_stalled_streams() {
+    auto echoing = on_open;
+    on_open = [this, echoing](std::unique_ptr<MuxStream> stream, std::string payload) {
+      if (payload == "stalled") {
+        stream->answer(true, "");
+        held_.push_back(std::move(stream));
+        return;
+      }
+      echoing(std::move(stream), std::move(payload));
+    };
+  }
+  std::vector<std::unique_ptr<MuxStream>> held_;  // used and released on the loop
 
   // What the agent does with a stream: by default accept it and echo.
   std::function<void(std::unique_ptr<MuxStream>, std::string)> on_open = [](std::unique_ptr<MuxStream> stream,
@@ -235,17 +250,7 @@ TEST_F(MuxSmallWindowTest, LargeTransferArrivesWholeUnderFlowControl) {
 }
 
 TEST_F(MuxTest, AStalledStreamDoesNotBlockTheOthers) {
-  // The agent accepts the first stream but never reads it.
-  std::vector<std::unique_ptr<MuxStream>> held;
-  auto echoing = on_open;
-  on_open = [&held, echoing](std::unique_ptr<MuxStream> stream, std::string payload) {
-    if (payload == "stalled") {
-      stream->answer(true, "");
-      held.push_back(std::move(stream));
-      return;
-    }
-    echoing(std::move(stream), std::move(payload));
-  };
+  hold_stalled_streams();  // the agent accepts a stream opened as "stalled" but never reads it
   auto result = run([this]() -> asio::awaitable<std::string> {
     auto stalled = co_await open("stalled");
     if (stalled.ec) co_return "open failed";
@@ -279,16 +284,7 @@ TEST_F(MuxTest, AStalledStreamDoesNotBlockTheOthers) {
 // would_block where the asynchronous operation would wait, in_progress beside a pending one, and a
 // write never beyond the stream's credit.
 TEST_F(MuxTest, TryOperationsNeverWaitAndKeepToTheCredit) {
-  std::vector<std::unique_ptr<MuxStream>> held;
-  auto echoing = on_open;
-  on_open = [&held, echoing](std::unique_ptr<MuxStream> stream, std::string payload) {
-    if (payload == "stalled") {  // accepted, never read
-      stream->answer(true, "");
-      held.push_back(std::move(stream));
-      return;
-    }
-    echoing(std::move(stream), std::move(payload));
-  };
+  hold_stalled_streams();
   auto result = run([this]() -> asio::awaitable<std::string> {
     auto opened = co_await open("echo");
     if (opened.ec) co_return "open failed";
