@@ -184,30 +184,35 @@ def box_split(before, after, transactions, proxy_pids, me=None):
     (busy_after, _), table_after = after
     proxies = set(proxy_pids)
 
+    # The named owners; "rest" is what the box spent beyond them, so other processes count nowhere.
     def own_owner(pid, comm):
         if pid in proxies:
             return "proxies"
-        return "database" if comm in DATABASE_COMMANDS else "rest"
+        return "database" if comm in DATABASE_COMMANDS else None
 
     def reaped_owner(pid, comm):
         return "client" if pid == me else own_owner(pid, comm)
 
     ticks = dict.fromkeys(BOX_OWNERS, 0)
+
+    def add(owner, n):
+        if owner:
+            ticks[owner] += n
+
     for pid, (comm, _, own, reaped, start) in table_after.items():
         was = table_before.get(pid)
         if was is not None and was[4] != start:
             was = None  # a reused pid: a new process
-        ticks[own_owner(pid, comm)] += own - (was[2] if was else 0)
-        ticks[reaped_owner(pid, comm)] += reaped - (was[3] if was else 0)
+        add(own_owner(pid, comm), own - (was[2] if was else 0))
+        add(reaped_owner(pid, comm), reaped - (was[3] if was else 0))
     for pid, (comm, ppid, own, reaped, start) in table_before.items():
         now = table_after.get(pid)
         if now is not None and now[4] == start:
             continue  # still there (a zombie too: its time is not its parent's yet)
         parent = table_before.get(ppid) or table_after.get(ppid)
         if parent is not None:  # reaped by `parent` during the window, its whole life with it
-            ticks[reaped_owner(ppid, parent[0])] -= own + reaped
-    named = ticks["database"] + ticks["client"] + ticks["proxies"]
-    ticks["rest"] = (busy_after - busy_before) - named
+            add(reaped_owner(ppid, parent[0]), -(own + reaped))
+    ticks["rest"] = (busy_after - busy_before) - sum(ticks.values())
     if not transactions:
         return {k: float("nan") for k in BOX_OWNERS}
     return {k: v / CLK_TCK * 1e6 / transactions for k, v in ticks.items()}

@@ -6,7 +6,7 @@ import math
 import subprocess
 from pathlib import Path
 
-from .env import THREAD_GROUP_NAMES
+from .env import BOX_OWNERS, THREAD_GROUP_NAMES
 
 NA = "–"
 
@@ -81,9 +81,9 @@ SPLIT_ROW = "… of which database / client / proxying processes / rest"
 def split_cell(results, key, name):
     """The whole box's CPU per transaction by owner (env.box_split)."""
     split = metric(results, key, name, "box_split_us_per_tx")
-    if not isinstance(split, dict) or not all(ok(split.get(k)) for k in ("database", "client", "proxies", "rest")):
+    if not isinstance(split, dict) or not all(ok(split.get(k)) for k in BOX_OWNERS):
         return NA
-    return " / ".join(f(split[k], 0) for k in ("database", "client", "proxies", "rest"))
+    return " / ".join(f(split[k], 0) for k in BOX_OWNERS)
 
 
 def single_rows(results, keys):

@@ -69,16 +69,6 @@ asio::awaitable<bool> write_all(Stream& stream, const std::string& bytes) {
   co_return !ec && n == bytes.size();
 }
 
-// Both directions of the relay, as callback loops in one allocation. Coroutines, one per direction
-// awaited with `||`, held ~3.5 KiB of frames per session while it was quiet: two co_spawn'd
-// coroutines with the awaitable thread of each, the operator's own frame and its parallel group's
-// state (heaptrack, the proxy with 200 idle sessions). This holds the two directions' state and the
-// handler in ~200 bytes.
-//
-// Each direction reads, then writes what it read before it reads again. The direction that ends
-// first (its peer closed, or an error) cancels what the other has pending on both sockets; one
-// caught between two operations sees `stopped_` before it starts the next. The handler runs once
-// both have ended, so the streams and the buffers are no longer in use.
 // Streams with try_read_some / try_write_some (net/tls_stream.h, tunnel/mux.h): reads and writes
 // that never wait and report would_block instead.
 template <class S>
@@ -90,6 +80,16 @@ concept TriesFirst = requires(S& s, asio::mutable_buffer in, asio::const_buffer 
 // Reads a relay direction makes in a row without the event loop (RelayOp::relay_inline).
 inline constexpr int kInlineRounds = 4;
 
+// Both directions of the relay, as callback loops in one allocation. Coroutines, one per direction
+// awaited with `||`, held ~3.5 KiB of frames per session while it was quiet: two co_spawn'd
+// coroutines with the awaitable thread of each, the operator's own frame and its parallel group's
+// state (heaptrack, the proxy with 200 idle sessions). This holds the two directions' state and the
+// handler in ~200 bytes.
+//
+// Each direction reads, then writes what it read before it reads again. The direction that ends
+// first (its peer closed, or an error) cancels what the other has pending on both sockets; one
+// caught between two operations sees `stopped_` before it starts the next. The handler runs once
+// both have ended, so the streams and the buffers are no longer in use.
 template <class A, class B, class Handler>
 class RelayOp {
  public:
@@ -165,12 +165,7 @@ class RelayOp {
         return true;
       }
       if (sent < n) {  // the rest waits for the socket or the stream's credit
-        auto written = [this, &d, n](boost::system::error_code ec, size_t) {
-          if (ec) return ended();
-          d.buffer.used(n);
-          next(d);
-        };
-        asio::async_write(d.to, asio::buffer(data + sent, n - sent), written);
+        write_rest(d, sent, n, {});
         return true;
       }
       d.buffer.used(n);
@@ -197,12 +192,19 @@ class RelayOp {
   void write(Direction<From, To>& d, boost::system::error_code read_error, size_t n) {
     if (stopped_) return ended();
     if (n == 0) return read_error ? ended() : next(d);
+    write_rest(d, 0, n, read_error);
+  }
+
+  // Writes bytes [from, n) of the direction's buffer, then goes on reading (or ends, if the read
+  // that brought them failed after them).
+  template <class From, class To>
+  void write_rest(Direction<From, To>& d, size_t from, size_t n, boost::system::error_code read_error) {
     auto written = [this, &d, read_error, n](boost::system::error_code ec, size_t) {
       if (ec || read_error) return ended();  // a read that failed after some bytes: they went first
       d.buffer.used(n);
       next(d);
     };
-    asio::async_write(d.to, asio::buffer(d.buffer.data(), n), written);
+    asio::async_write(d.to, asio::buffer(d.buffer.data() + from, n - from), written);
   }
 
   // The first direction to end stops the other.
